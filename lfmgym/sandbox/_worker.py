@@ -1,0 +1,321 @@
+"""The persistent Python worker that runs *inside* the sandbox.
+
+This file is never imported on the host: its source is passed to the sandboxed interpreter
+with ``python -I -c``, so it must be self-contained and use only the standard library.
+
+Protocol (both directions): a 4-byte big-endian length, then that many bytes of UTF-8 JSON
+holding one object with an ``op`` field.
+
+host -> worker                                   worker -> host
+  {"op": "init", "limits": {...}, ...}             {"op": "ready"}
+  {"op": "exec", "code", "budget", "echo"}        {"op": "call", ...}* then {"op": "result", ...}
+  {"op": "set", "name": str, "value": any}         {"op": "ok"}
+  {"op": "get", "name": str, "as_str": bool}       {"op": "value", ...} | {"op": "missing"}
+  {"op": "return"|"raise", ...} (to a call)
+
+It is started as ``python -I -c SOURCE WORKDIR``. Everything the cell prints goes to capped
+in-memory buffers; file descriptors 1 and 2 are pointed at a file in WORKDIR (the sandbox's tmpfs) so output of ``os.write(1, ...)`` or child processes
+is captured too instead of corrupting the protocol pipe.
+"""
+
+import ast
+import errno
+import io
+import json
+import linecache
+import os
+import resource
+import signal
+import struct
+import sys
+import traceback
+
+_HEADER = struct.Struct(">I")
+_FD_OUTPUT_NAME = ".lfmgym_fd_output"
+
+
+class _CappedText(io.TextIOBase):
+    """A text stream that keeps the first ``limit`` characters and counts the rest."""
+
+    def __init__(self, limit):
+        self._limit = limit
+        self._parts = []
+        self._kept = 0
+        self.dropped = 0
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        room = self._limit - self._kept
+        if room > 0:
+            self._parts.append(text[:room])
+            self._kept += min(room, len(text))
+        self.dropped += max(0, len(text) - max(room, 0))
+        return len(text)
+
+    def getvalue(self):
+        return "".join(self._parts)
+
+    @property
+    def encoding(self):
+        return "utf-8"
+
+    def isatty(self):
+        return False
+
+
+class _Channel:
+    def __init__(self, read_fd, write_fd, max_bytes):
+        self._rfd = read_fd
+        self._wfd = write_fd
+        self.max_bytes = max_bytes
+
+    def _read_exact(self, size):
+        chunks = []
+        while size:
+            chunk = os.read(self._rfd, min(size, 1 << 20))
+            if not chunk:
+                raise EOFError("host closed the channel")
+            chunks.append(chunk)
+            size -= len(chunk)
+        return b"".join(chunks)
+
+    def recv(self):
+        (size,) = _HEADER.unpack(self._read_exact(_HEADER.size))
+        return json.loads(self._read_exact(size))
+
+    def encode(self, message):
+        # ensure_ascii keeps lone surrogates (printable from Python) encodable.
+        return json.dumps(message).encode("ascii")
+
+    def send_bytes(self, payload):
+        view = memoryview(_HEADER.pack(len(payload)) + payload)
+        while view:
+            written = os.write(self._wfd, view)
+            view = view[written:]
+
+    def send(self, message):
+        self.send_bytes(self.encode(message))
+
+
+class CellTimeout(BaseException):
+    """Raised in the cell when its wall-clock budget runs out.
+
+    A BaseException so that ``except Exception`` in model code does not swallow it; code that
+    swallows it anyway is killed by the host a moment later.
+    """
+
+
+class HostFunctionError(RuntimeError):
+    """Raised inside the sandbox when a host function fails or its call budget is spent."""
+
+
+_LIMIT_ERRNOS = {
+    errno.EFBIG: "file_size",
+    errno.EMFILE: "open_files",
+    errno.ENFILE: "open_files",
+    errno.EAGAIN: "processes",
+}
+
+
+def _limit_of(exc):
+    """Which resource limit an exception reports, if any (the cell keeps running otherwise)."""
+    if isinstance(exc, MemoryError):
+        return "memory"
+    if isinstance(exc, OSError) and exc.errno in _LIMIT_ERRNOS:
+        return _LIMIT_ERRNOS[exc.errno]
+    return None
+
+
+class Worker:
+    def __init__(self, channel, fd_output_path):
+        self.channel = channel
+        self.fd_output_path = fd_output_path
+        self.namespace = {"__name__": "__main__", "__builtins__": __builtins__}
+        self.output_limit = 20_000
+        self.cell_count = 0
+        self.in_cell = False
+        self.budget = None
+
+    def _on_alarm(self, signum, frame):
+        # Only interrupt model code: outside a cell the worker is talking to the host.
+        if self.in_cell:
+            self.in_cell = False
+            raise CellTimeout(f"cell exceeded its {self.budget:g} s wall-clock limit")
+
+    # -- setup -------------------------------------------------------------------------
+    def init(self, message):
+        limits = message.get("limits", {})
+        for name, value in limits.items():
+            resource.setrlimit(getattr(resource, name), (value, value))
+        self.output_limit = int(message.get("output_limit", self.output_limit))
+        self.channel.max_bytes = int(message.get("max_message_bytes", self.channel.max_bytes))
+        for name in message.get("host_functions", []):
+            self.namespace[name] = self._host_function(name)
+        self.namespace["HostFunctionError"] = HostFunctionError
+        signal.signal(signal.SIGALRM, self._on_alarm)
+        self.channel.send({"op": "ready", "pid": os.getpid(), "uid": os.getuid()})
+
+    def _host_function(self, name):
+        channel = self.channel
+
+        def call_host(*args, **kwargs):
+            try:
+                payload = channel.encode({"op": "call", "name": name, "args": list(args), "kwargs": kwargs})
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"{name}(): arguments must be JSON-serializable ({exc})") from None
+            channel.send_bytes(payload)
+            reply = channel.recv()
+            if reply.get("op") == "return":
+                return reply.get("value")
+            raise HostFunctionError(reply.get("error", f"{name}() failed"))
+
+        call_host.__name__ = call_host.__qualname__ = name
+        call_host.__doc__ = f"{name}(...) runs on the host; arguments and result travel as JSON."
+        return call_host
+
+    # -- cells -------------------------------------------------------------------------
+    def _drain_fd_output(self):
+        """Read what child processes or raw os.write() put on fds 1/2 during the cell."""
+        try:
+            with open(self.fd_output_path, "rb") as handle:
+                data = handle.read(self.output_limit * 4 + 4)
+            os.truncate(self.fd_output_path, 0)
+        except OSError:
+            return ""
+        return data.decode("utf-8", errors="replace")
+
+    def _format_exception(self, exc):
+        tb = exc.__traceback__
+        # Drop the worker's own frames so the model sees only its code.
+        while tb is not None and not tb.tb_frame.f_code.co_filename.startswith("<cell"):
+            tb = tb.tb_next
+        return "".join(traceback.format_exception(type(exc), exc, tb)).rstrip()
+
+    def exec_cell(self, message):
+        self.cell_count += 1
+        filename = f"<cell {self.cell_count}>"
+        code = message["code"]
+        linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+        stdout, stderr = _CappedText(self.output_limit), _CappedText(self.output_limit)
+        saved = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = stdout, stderr
+        error = limit = None
+        exit_code = 0
+        self.budget = float(message["budget"])
+        try:
+            tree = ast.parse(code, filename, "exec")
+            last = None
+            if message.get("echo", True) and tree.body and isinstance(tree.body[-1], ast.Expr):
+                last = ast.Expression(tree.body.pop().value)
+            compiled = compile(tree, filename, "exec")
+            self.in_cell = True
+            signal.setitimer(signal.ITIMER_REAL, self.budget)
+            exec(compiled, self.namespace)
+            if last is not None:
+                value = eval(compile(last, filename, "eval"), self.namespace)
+                if value is not None:
+                    print(repr(value))
+            self.in_cell = False  # inside the try: an alarm racing this line is still caught below
+        except CellTimeout as exc:
+            exit_code = 124
+            error = self._format_exception(exc)
+            limit = "timeout"
+        except SystemExit as exc:
+            code_ = exc.code
+            exit_code = code_ if isinstance(code_, int) else (0 if code_ is None else 1)
+            if code_ is not None and not isinstance(code_, int):
+                print(code_, file=stderr)
+            if exit_code:
+                error = f"SystemExit: {code_}"
+        except BaseException as exc:  # the model's code may raise anything; report it all
+            exit_code = 1
+            try:
+                error = self._format_exception(exc)
+            except BaseException:
+                error = f"{type(exc).__name__}: <unprintable>"
+            limit = _limit_of(exc)
+        finally:
+            self.in_cell = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            sys.stdout, sys.stderr = saved
+        raw = self._drain_fd_output()
+        if raw:
+            stdout.write(raw)
+        result = {
+            "op": "result",
+            "stdout": stdout.getvalue(),
+            "stderr": stderr.getvalue(),
+            "stdout_dropped": stdout.dropped,
+            "stderr_dropped": stderr.dropped,
+            "error": error,
+            "limit": limit,
+            "exit_code": exit_code,
+        }
+        self.channel.send(result)
+
+    # -- variables ---------------------------------------------------------------------
+    def set_variable(self, message):
+        self.namespace[message["name"]] = message["value"]
+        self.channel.send({"op": "ok"})
+
+    def get_variable(self, message):
+        name = message["name"]
+        if name not in self.namespace:
+            self.channel.send({"op": "missing"})
+            return
+        value = self.namespace[name]
+        try:
+            if message.get("as_str"):
+                payload = self.channel.encode({"op": "value", "value": str(value)})
+            else:
+                try:
+                    payload = self.channel.encode({"op": "value", "value": value})
+                except (TypeError, ValueError):  # not JSON-safe: hand back its repr
+                    payload = self.channel.encode({"op": "value", "value": repr(value), "repr": True})
+        except BaseException as exc:  # a hostile __str__/__repr__ must not kill the worker
+            payload = self.channel.encode({"op": "error", "error": f"{type(exc).__name__}: {exc}"})
+        if len(payload) > self.channel.max_bytes:
+            payload = self.channel.encode(
+                {"op": "error", "error": f"{name} is too large to transfer ({len(payload)} bytes)"}
+            )
+        self.channel.send_bytes(payload)
+
+    def serve(self):
+        handlers = {"init": self.init, "exec": self.exec_cell, "set": self.set_variable, "get": self.get_variable}
+        while True:
+            try:
+                message = self.channel.recv()
+            except EOFError:
+                return
+            handlers[message["op"]](message)
+
+
+def main():
+    workdir = sys.argv[1]
+    os.chdir(workdir)
+    fd_output_path = os.path.join(workdir, _FD_OUTPUT_NAME)
+    # Keep the protocol pipes on private descriptors, then point 0/1/2 somewhere harmless so
+    # nothing the cell does (print from C code, child processes) can write into the protocol.
+    read_fd, write_fd = os.dup(0), os.dup(1)
+    os.set_inheritable(read_fd, False)
+    os.set_inheritable(write_fd, False)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    # O_APPEND so writes land at the start again after the worker truncates the file.
+    out = os.open(fd_output_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    os.close(out)
+    sys.stdin = None
+    # A write past RLIMIT_FSIZE should raise OSError(EFBIG) in the cell, not kill the worker.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    Worker(_Channel(read_fd, write_fd, 64 << 20), fd_output_path).serve()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""How the sandboxed worker is launched: the bubblewrap command line and its fallbacks.
+
+Isolation layers (see :func:`bwrap_command`):
+
+* bubblewrap namespaces: no network (``--unshare-net``), own pid/ipc/uts/cgroup namespaces, a
+  fresh root holding only read-only system dirs and the Python installation, a private size-capped
+  tmpfs at ``/tmp`` (the working dir), no host home, no project tree, ``--die-with-parent``,
+  ``--new-session``, ``--clearenv``;
+* an unprivileged uid: as root we drop to a dedicated uid with ``setpriv`` (no capabilities, no
+  new privileges). A user namespace that maps a sandbox uid back to host root is not enough:
+  the kernel exempts host root from RLIMIT_NPROC, so a fork bomb would not be contained;
+* resource limits, set by the worker itself before it reads any model code (see ``_worker.py``);
+* bubblewrap itself starts with an *empty* environment: its pid-1 process keeps the environment it
+  was started with and exposes it at ``/proc/1/environ``, so host secrets must never reach it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import random
+import shutil
+import site
+import subprocess
+import sys
+from pathlib import Path
+
+BWRAP_CANDIDATES = ("/usr/bin/bwrap", "/usr/local/bin/bwrap", "/bin/bwrap")
+SETPRIV_CANDIDATES = ("/usr/bin/setpriv", "/bin/setpriv")
+SANDBOX_WORKDIR = "/tmp"
+
+# Environment of the sandboxed worker: nothing from the host. One BLAS/OpenMP thread each so that
+# importing numpy stays within the process limit and the memory limit.
+SANDBOX_ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "HOME": SANDBOX_WORKDIR,
+    "TMPDIR": SANDBOX_WORKDIR,
+    "LANG": "C.UTF-8",
+    "LC_ALL": "C.UTF-8",
+    "PYTHONIOENCODING": "utf-8",
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "NUMEXPR_NUM_THREADS": "1",
+    "MPLBACKEND": "Agg",
+}
+
+# System directories bound read-only (or re-created as the same symlink on merged-/usr systems).
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+# Single system files the dynamic loader benefits from; nothing else from /etc (no passwd, no hosts).
+SYSTEM_FILES = ("/etc/ld.so.cache",)
+
+# Sandboxes started by root each get their own uid from this range, so RLIMIT_NPROC (counted
+# per uid) is per sandbox: one episode's fork bomb cannot starve a parallel episode.
+ROOT_UID_RANGE = (1_100_000, 1_900_000)
+
+
+class SandboxUnavailable(RuntimeError):
+    """Bubblewrap is missing or cannot create namespaces here; the sandbox refuses to run."""
+
+
+def find_executable(candidates: tuple[str, ...], name: str) -> str | None:
+    for path in candidates:
+        if os.access(path, os.X_OK):
+            return path
+    return shutil.which(name)
+
+
+@functools.cache
+def bwrap_path() -> str:
+    path = find_executable(BWRAP_CANDIDATES, "bwrap")
+    if path is None:
+        raise SandboxUnavailable(
+            "bubblewrap (bwrap) is not installed, so model-written code cannot be isolated. "
+            "Install it (Debian/Ubuntu: `apt-get install bubblewrap`), or pass unsafe=True "
+            "(CLI: --unsafe) to run the code WITHOUT isolation on a machine you do not mind losing."
+        )
+    return path
+
+
+@functools.cache
+def bwrap_supports(option: str) -> bool:
+    """Whether this bubblewrap version knows ``option`` (e.g. ``--size``, ``--disable-userns``)."""
+    try:
+        text = subprocess.run([bwrap_path(), "--help"], capture_output=True, text=True, env={}, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return option in (text.stdout + text.stderr)
+
+
+def python_mounts() -> list[str]:
+    """Directories the interpreter needs: its prefixes and site-packages, nothing around them.
+
+    The interpreter may live under the host home (pyenv: ``/root/.pyenv/versions/X``); only that
+    prefix is bound, never the home itself. Paths already under a bound system dir are skipped.
+    """
+    candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    candidates.update(site.getsitepackages())
+    candidates.add(str(Path(sys.executable).resolve().parent.parent))
+    home = Path.home().resolve()
+    forbidden_dirs = [home]
+    source_root = Path(__file__).resolve().parents[2]
+    if (source_root / "pyproject.toml").is_file():  # an editable/source checkout: the project tree
+        forbidden_dirs.append(source_root)
+    mounts: list[Path] = []
+    for raw in candidates:
+        path = Path(raw).resolve()
+        if not path.is_dir() or any(path == Path(d) or Path(d) in path.parents for d in SYSTEM_DIRS):
+            continue
+        for forbidden in forbidden_dirs:
+            if path == forbidden or path in forbidden.parents:
+                raise SandboxUnavailable(
+                    f"the Python installation at {path} contains {forbidden}; binding it would expose "
+                    "the host home or the project tree to sandboxed code. Use a Python installed "
+                    "elsewhere (a system Python, pyenv, conda or a virtualenv outside the project)."
+                )
+        mounts.append(path)
+    # Keep only outermost directories (site-packages usually sits inside the prefix).
+    outermost = [p for p in mounts if not any(q != p and q in p.parents for q in mounts)]
+    return sorted({str(p) for p in outermost})
+
+
+def python_executable() -> str:
+    # Not resolved: a virtualenv's python finds its site-packages through its own path.
+    return sys.executable
+
+
+def _system_args() -> list[str]:
+    args: list[str] = []
+    for directory in SYSTEM_DIRS:
+        path = Path(directory)
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), directory]
+        elif path.is_dir():
+            args += ["--ro-bind", directory, directory]
+    for file in SYSTEM_FILES:
+        if Path(file).is_file():
+            args += ["--ro-bind", file, file]
+    return args
+
+
+def running_as_root() -> bool:
+    return os.geteuid() == 0
+
+
+def pick_uid() -> int:
+    return random.randrange(*ROOT_UID_RANGE)
+
+
+def bwrap_command(inner: list[str], *, tmp_size_bytes: int, uid: int | None = None) -> list[str]:
+    """The full command line that runs ``inner`` (a worker command) inside bubblewrap.
+
+    As root, ``uid`` is the unprivileged uid the worker drops to (default: a fresh one from
+    ``ROOT_UID_RANGE``); as a normal user the sandbox runs as that user inside a user namespace.
+    """
+    cmd = [bwrap_path()]
+    if not bwrap_supports("--perms"):
+        raise SandboxUnavailable("bubblewrap >= 0.5 is needed (for --perms); upgrade the bubblewrap package")
+    if running_as_root():
+        setpriv = find_executable(SETPRIV_CANDIDATES, "setpriv")
+        if setpriv is None:
+            raise SandboxUnavailable(
+                "running as root, the sandbox must drop to an unprivileged uid with setpriv "
+                "(util-linux), which is not installed"
+            )
+        uid = pick_uid() if uid is None else uid
+        # No user namespace: a userns would map the sandbox uid to host root, which the kernel
+        # exempts from RLIMIT_NPROC. setpriv gives a real unprivileged uid instead.
+        cmd += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+        inner = [
+            setpriv,
+            f"--reuid={uid}",
+            f"--regid={uid}",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--no-new-privs",
+            "--",
+            *inner,
+        ]
+    else:
+        cmd += ["--unshare-all", "--uid", "65534", "--gid", "65534"]
+        if bwrap_supports("--disable-userns"):
+            cmd += ["--disable-userns"]
+    cmd += ["--die-with-parent", "--new-session", "--hostname", "sandbox"]
+    cmd += _system_args()
+    for path in python_mounts():
+        cmd += ["--ro-bind", path, path]
+    cmd += ["--proc", "/proc", "--dev", "/dev"]
+    if bwrap_supports("--size"):
+        cmd += ["--size", str(tmp_size_bytes)]
+    cmd += ["--perms", "1777", "--tmpfs", SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR]
+    cmd += ["--clearenv"]
+    for key, value in SANDBOX_ENV.items():
+        cmd += ["--setenv", key, value]
+    return cmd + ["--", *inner]

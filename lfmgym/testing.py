@@ -1,0 +1,227 @@
+"""The conformance kit for environment authors: ``lfmgym check NAME`` and, in a plugin's own
+pytest suite, ``lfmgym.testing.check_env(MyEnv)``.
+
+It runs, in order:
+
+1. ``gymnasium.utils.env_checker.check_env`` (spaces, reset/step signatures, seeding);
+2. determinism: the same seed gives the same task, transcript and rewards;
+3. demonstrations: the oracle (``demonstrate``) earns the maximum reward on every tier;
+4. reward range: every total reward lies inside the declared ``reward_range``;
+5. fuzzing: 1,000 junk and malformed actions produce feedback, never an exception;
+6. reward hacking: generic attacks (stuffed answers, several boxed values, the question copied
+   back, ...) played as the final answer never earn the maximum reward.
+"""
+
+from __future__ import annotations
+
+import math
+import traceback
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lfmgym.env import Env, Task
+from lfmgym.rollout import OraclePolicy, RandomPolicy, junk_action, run_episodes
+
+__all__ = ["CheckReport", "check_env"]
+
+TOL = 1e-6
+
+
+@dataclass
+class CheckReport:
+    """Results of :func:`check_env`: one line per check, and the failures."""
+
+    env_name: str
+    passed: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def __str__(self) -> str:
+        lines = [f"lfmgym check {self.env_name}: {'PASS' if self.ok else 'FAIL'}"]
+        lines += [f"  ok   {p}" for p in self.passed]
+        lines += [f"  FAIL {f}" for f in self.failures]
+        return "\n".join(lines)
+
+
+def _factory(env: str | type[Env] | Callable[[], Env], kwargs: dict[str, Any]) -> Callable[[], Env]:
+    if isinstance(env, str):
+        from lfmgym.plugins import make_env
+
+        return lambda: make_env(env, **kwargs)
+    if isinstance(env, type) and issubclass(env, Env):
+        return lambda: env(**kwargs)
+    if callable(env):
+        return lambda: env(**kwargs) if kwargs else env()
+    raise TypeError(f"check_env needs an env name, an Env subclass or a factory, got {type(env).__name__}")
+
+
+def _max_without_repetition(env: Env, reward: float, components: dict[str, float]) -> float:
+    # Every env adds a repetition penalty (<= 0); the oracle may legitimately repeat itself
+    # (e.g. the same tool twice), so "maximum reward" is judged on the other components.
+    return reward - env.reward_weights.get("repetition", 0.0) * components.get("repetition", 0.0)
+
+
+def check_env(
+    env: str | type[Env] | Callable[[], Env],
+    *,
+    env_kwargs: dict[str, Any] | None = None,
+    n_tasks: int = 12,
+    n_junk: int = 1000,
+    seed: int = 0,
+    raise_on_failure: bool = True,
+) -> CheckReport:
+    """Run the conformance checks on an environment (a registered name, a class or a factory).
+
+    Raises:
+        AssertionError: listing every failed check when ``raise_on_failure`` (the default).
+    """
+    kwargs = dict(env_kwargs or {})
+    make = _factory(env, kwargs)
+    probe = make()
+    report = CheckReport(getattr(probe, "name", str(env)))
+
+    def run(label: str, fn: Callable[[], str | None]) -> None:
+        try:
+            detail = fn()
+        except AssertionError as exc:
+            report.failures.append(f"{label}: {exc}")
+        except Exception as exc:
+            tb = traceback.format_exc(limit=3).strip().splitlines()[-1]
+            report.failures.append(f"{label}: raised {type(exc).__name__}: {exc} ({tb})")
+        else:
+            report.passed.append(f"{label}{': ' + detail if detail else ''}")
+
+    run("gymnasium env_checker", lambda: _gym_checker(make))
+    run("determinism (same seed -> same task, transcript, reward)", lambda: _determinism(make, seed))
+    tasks = _tier_tasks(probe, n_tasks, seed)
+    run("demonstrations earn the maximum reward", lambda: _oracle(make, probe, tasks, seed))
+    run(f"{n_junk} junk actions -> feedback, no exception, rewards in range", lambda: _fuzz(make, probe, n_junk, seed))
+    run("reward hacking attempts earn less than the maximum", lambda: _hacking(make, probe, tasks[:4], seed))
+    if isinstance(env, str):
+        run("gymnasium.make('lfmgym/<name>')", lambda: _gym_make(env))
+    if raise_on_failure and not report.ok:
+        raise AssertionError(str(report))
+    return report
+
+
+def _gym_checker(make: Callable[[], Env]) -> str:
+    from gymnasium.utils.env_checker import check_env as gym_check
+
+    env = make()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gym_check(env, skip_render_check=True)
+    return ""
+
+
+def _determinism(make: Callable[[], Env], seed: int) -> str:
+    a, b = make(), make()
+    for s in (seed, seed + 1, seed + 17):
+        oa, ia = a.reset(seed=s)
+        ob, ib = b.reset(seed=s)
+        assert oa == ob, f"reset(seed={s}) gave different observations"
+        assert ia == ib, f"reset(seed={s}) gave different info"
+        assert a.episode.task.id == b.episode.task.id, f"reset(seed={s}) gave different tasks"
+        rng = np.random.default_rng(s)
+        for _ in range(a.max_turns):
+            act = junk_action(rng)
+            ra, rb = a.step(act), b.step(act)
+            assert ra[0] == rb[0] and ra[1] == rb[1] and ra[2:4] == rb[2:4], f"step() not deterministic for seed {s}"
+            if ra[2] or ra[3]:
+                break
+    t1 = a.make_tasks(3, seed=seed)
+    t2 = b.make_tasks(3, seed=seed)
+    assert [t.id for t in t1] == [t.id for t in t2], "make_tasks(seed) is not deterministic"
+    return ""
+
+
+def _tier_tasks(env: Env, n: int, seed: int) -> list[Task]:
+    if env.fixed_tasks is not None:
+        return env.make_tasks(n, seed=seed)
+    per = max(1, n // max(1, len(env.difficulties)))
+    tasks: list[Task] = []
+    for d in env.difficulties:
+        tasks += env.make_tasks(per, seed=seed + 1000 * (d + 1), difficulty=d)
+    return tasks
+
+
+def _oracle(make: Callable[[], Env], probe: Env, tasks: list[Task], seed: int) -> str:
+    high = probe.reward_range[1]
+    records = run_episodes(make, OraclePolicy(make()), tasks, seed=seed)
+    bad = []
+    for rec in records:
+        score = _max_without_repetition(probe, rec.reward, rec.components)
+        if score < high - TOL or not rec.terminated:
+            bad.append(f"{rec.task.id}: reward {rec.reward:.3f} (max {high}), components {rec.components}")
+    assert not bad, f"{len(bad)}/{len(records)} demonstrations below max: " + "; ".join(bad[:3])
+    return f"{len(records)} tasks over tiers {list(probe.difficulties)}"
+
+
+def _fuzz(make: Callable[[], Env], probe: Env, n_junk: int, seed: int) -> str:
+    low, high = probe.reward_range
+    rng = np.random.default_rng(seed)
+    env = make()
+    steps = episodes = 0
+    env.reset(seed=seed)
+    while steps < n_junk:
+        action = junk_action(rng)
+        obs, reward, term, trunc, info = env.step(action)
+        steps += 1
+        assert isinstance(reward, float) and math.isfinite(reward), f"reward {reward!r} is not a finite float"
+        assert low - TOL <= reward <= high + TOL, f"reward {reward} outside reward_range {probe.reward_range}"
+        assert env.observation_space.contains(obs), "observation is not valid Messages"
+        if not (term or trunc):
+            assert info["new_messages"], f"no feedback for a non-final junk action {action[:60]!r}"
+        else:
+            episodes += 1
+            env.reset(seed=seed + steps)
+    # The random policy through the runner as well (batched path).
+    recs = run_episodes(make, RandomPolicy(seed), 8, seed=seed)
+    for rec in recs:
+        assert low - TOL <= rec.reward <= high + TOL, f"reward {rec.reward} outside reward_range"
+    return f"{steps} steps, {episodes} episodes"
+
+
+def _hacking(make: Callable[[], Env], probe: Env, tasks: list[Task], seed: int) -> str:
+    from lfmgym.rewards.hacking import generic_attacks
+
+    high = probe.reward_range[1]
+    bad, n = [], 0
+    for task in tasks:
+        for name, text in generic_attacks(task.prompt, _answer_text(task.answer)):
+            env = make()
+            env.reset(seed=seed, options={"task": task})
+            reward = 0.0
+            for _ in range(env.max_turns):
+                _, reward, term, trunc, info = env.step(text)
+                if term or trunc:
+                    break
+            n += 1
+            if reward >= high - TOL:
+                bad.append(f"{name} on {task.id}")
+    assert not bad, f"{len(bad)} attacks earned the maximum reward: {bad[:5]}"
+    return f"{n} attacks"
+
+
+def _answer_text(answer: Any) -> str:
+    if isinstance(answer, (list, tuple)):
+        return ", ".join(map(str, answer[:1])) if answer else ""
+    return str(answer)
+
+
+def _gym_make(name: str) -> str:
+    import gymnasium
+
+    import lfmgym  # noqa: F401  (registers the ids)
+
+    env = gymnasium.make(f"lfmgym/{name}")
+    env.reset(seed=0)
+    env.close()
+    return ""

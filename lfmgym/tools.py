@@ -1,0 +1,118 @@
+"""Tools: typed Python functions that a model may call.
+
+A tool is a plain function with type hints and a Google-style docstring (``Args:`` section);
+its JSON schema comes from :func:`transformers.utils.get_json_schema`, the same schema chat
+templates render. :class:`Toolbox` runs calls safely: an unknown tool, wrong argument types or
+a tool that raises all come back as an error *string* for the tool turn, never as an exception
+out of :meth:`lfmgym.Env.step`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from lfmgym.toolcalls import ToolCall, coerce_arguments
+
+__all__ = ["tool_schema", "ToolResult", "Toolbox", "format_tool_output"]
+
+# Tool results go back into a small model's context: keep them short and say when they were cut.
+MAX_TOOL_OUTPUT = 4_000
+
+
+def tool_schema(fn: Callable) -> dict:
+    """JSON schema of a typed, documented function (``{"type": "function", "function": {...}}``).
+
+    Raises:
+        ValueError: naming the function when its docstring or type hints are incomplete.
+    """
+    from transformers.utils import get_json_schema
+
+    try:
+        return get_json_schema(fn)
+    except Exception as exc:  # transformers raises several DocstringParsingException flavours
+        name = getattr(fn, "__name__", repr(fn))
+        raise ValueError(f"tool {name!r}: cannot build its JSON schema: {exc}") from exc
+
+
+@dataclass
+class ToolResult:
+    """What one call returned. ``error`` is set (and ``output`` holds the message) on failure."""
+
+    call: ToolCall
+    output: str
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def format_tool_output(value: Any, limit: int = MAX_TOOL_OUTPUT) -> str:
+    """Render a tool's return value as text: strings as-is, the rest as compact JSON."""
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = json.dumps(value, ensure_ascii=False, default=str)
+        except (TypeError, ValueError):
+            text = repr(value)
+    if len(text) > limit:
+        text = text[:limit] + f"... [truncated {len(text) - limit} chars]"
+    return text
+
+
+class Toolbox:
+    """A set of callable tools with their schemas.
+
+    Args:
+        tools: functions (or ``(name, function)`` pairs to expose a bound method under a
+            clean name). Each needs type hints and a Google-style docstring.
+        output_limit: characters of a result kept before truncation with a marker.
+    """
+
+    def __init__(self, tools: Iterable[Callable | tuple[str, Callable]] = (), output_limit: int = MAX_TOOL_OUTPUT):
+        self.output_limit = output_limit
+        self._fns: dict[str, Callable] = {}
+        self._schemas: dict[str, dict] = {}
+        for item in tools:
+            name, fn = item if isinstance(item, tuple) else (item.__name__, item)
+            schema = tool_schema(fn)
+            schema["function"]["name"] = name
+            if name in self._fns:
+                raise ValueError(f"duplicate tool name {name!r}")
+            self._fns[name] = fn
+            self._schemas[name] = schema
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._fns)
+
+    @property
+    def schemas(self) -> list[dict]:
+        return list(self._schemas.values())
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._fns
+
+    def __len__(self) -> int:
+        return len(self._fns)
+
+    def call(self, call: ToolCall) -> ToolResult:
+        """Run one call; every failure becomes an error result that names the problem."""
+        fn = self._fns.get(call.name)
+        if fn is None:
+            known = ", ".join(self._fns) or "none"
+            msg = f"Error: unknown tool {call.name!r}. Available tools: {known}."
+            return ToolResult(call, msg, "unknown_tool")
+        try:
+            args = coerce_arguments(call.arguments, self._schemas[call.name])
+        except TypeError as exc:
+            return ToolResult(call, f"Error: invalid arguments for {call.name}: {exc}", "invalid_arguments")
+        try:
+            value = fn(**args)
+        except Exception as exc:  # a tool bug or bad input must not end the episode
+            return ToolResult(call, f"Error: {call.name} raised {type(exc).__name__}: {exc}", "tool_raised")
+        return ToolResult(call, format_tool_output(value, self.output_limit))
