@@ -1,7 +1,8 @@
 """The persistent Python worker that runs *inside* the sandbox.
 
-This file is never imported on the host: its source is passed to the sandboxed interpreter
-with ``python -I -c``, so it must be self-contained and use only the standard library.
+This file is never imported on the host: the sandboxed interpreter runs a two-line bootstrap
+(``BOOTSTRAP`` in sandbox.py) that reads this source from the pipe and executes it, so it must be
+self-contained and use only the standard library.
 
 Protocol (both directions): a 4-byte big-endian length, then that many bytes of UTF-8 JSON
 holding one object with an ``op`` field.
@@ -13,7 +14,7 @@ host -> worker                                   worker -> host
   {"op": "get", "name": str, "as_str": bool}       {"op": "value", ...} | {"op": "missing"}
   {"op": "return"|"raise", ...} (to a call)
 
-It is started as ``python -I -c SOURCE WORKDIR``. Everything the cell prints goes to capped
+Its argv is ``[-c, SOURCE_LENGTH, WORKDIR]``. Everything the cell prints goes to capped
 in-memory buffers; file descriptors 1 and 2 are pointed at a file in WORKDIR (the sandbox's tmpfs) so output of ``os.write(1, ...)`` or child processes
 is captured too instead of corrupting the protocol pipe.
 """
@@ -28,10 +29,12 @@ import resource
 import signal
 import struct
 import sys
+import time
 import traceback
 
 _HEADER = struct.Struct(">I")
 _FD_OUTPUT_NAME = ".lfmgym_fd_output"
+_WORKER_FILENAME = "<lfmgym-worker>"
 
 
 class _CappedText(io.TextIOBase):
@@ -72,6 +75,13 @@ class _Channel:
         self._rfd = read_fd
         self._wfd = write_fd
         self.max_bytes = max_bytes
+
+    def close(self):
+        for fd in (self._rfd, self._wfd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
     def _read_exact(self, size):
         chunks = []
@@ -139,6 +149,8 @@ class Worker:
         self.cell_count = 0
         self.in_cell = False
         self.budget = None
+        self.pid = os.getpid()
+        self.reap_strays = False
 
     def _on_alarm(self, signum, frame):
         # Only interrupt model code: outside a cell the worker is talking to the host.
@@ -156,7 +168,10 @@ class Worker:
         for name in message.get("host_functions", []):
             self.namespace[name] = self._host_function(name)
         self.namespace["HostFunctionError"] = HostFunctionError
+        self.reap_strays = bool(message.get("reap_strays"))
         signal.signal(signal.SIGALRM, self._on_alarm)
+        # A process forked by model code must never speak on the protocol pipe.
+        os.register_at_fork(after_in_child=self._after_fork_in_child)
         self.channel.send({"op": "ready", "pid": os.getpid(), "uid": os.getuid()})
 
     def _host_function(self, name):
@@ -177,6 +192,44 @@ class Worker:
         call_host.__doc__ = f"{name}(...) runs on the host; arguments and result travel as JSON."
         return call_host
 
+    def _after_fork_in_child(self):
+        self.channel.close()
+
+    def _reap_stray_processes(self):
+        """Kill every process a cell left behind, so none outlives the cell.
+
+        Only inside the sandbox's own pid namespace, where kill(-1) reaches nothing but this
+        sandbox's processes (never pid 1, never the caller).
+        """
+        for _ in range(100):
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except OSError:
+                pass
+            while True:
+                try:
+                    if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                        break
+                except ChildProcessError:
+                    break
+            if not self._other_live_processes():
+                return
+            time.sleep(0.002)
+
+    def _other_live_processes(self):
+        live = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) in (1, self.pid):
+                continue
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as handle:
+                    state = handle.read().rsplit(b")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue
+            if state not in (b"Z", b"X"):
+                live.append(int(entry))
+        return live
+
     # -- cells -------------------------------------------------------------------------
     def _drain_fd_output(self):
         """Read what child processes or raw os.write() put on fds 1/2 during the cell."""
@@ -189,11 +242,10 @@ class Worker:
         return data.decode("utf-8", errors="replace")
 
     def _format_exception(self, exc):
-        tb = exc.__traceback__
         # Drop the worker's own frames so the model sees only its code.
-        while tb is not None and not tb.tb_frame.f_code.co_filename.startswith("<cell"):
-            tb = tb.tb_next
-        return "".join(traceback.format_exception(type(exc), exc, tb)).rstrip()
+        lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
+        marker = f'  File "{_WORKER_FILENAME}"'
+        return "".join(line for line in lines if not line.startswith(marker)).rstrip()
 
     def exec_cell(self, message):
         self.cell_count += 1
@@ -239,9 +291,13 @@ class Worker:
                 error = f"{type(exc).__name__}: <unprintable>"
             limit = _limit_of(exc)
         finally:
+            if os.getpid() != self.pid:  # a process forked by the cell finished the cell's code
+                os._exit(0)
             self.in_cell = False
             signal.setitimer(signal.ITIMER_REAL, 0)
             sys.stdout, sys.stderr = saved
+        if self.reap_strays:
+            self._reap_stray_processes()
         raw = self._drain_fd_output()
         if raw:
             stdout.write(raw)
@@ -295,7 +351,7 @@ class Worker:
 
 
 def main():
-    workdir = sys.argv[1]
+    workdir = sys.argv[2]
     os.chdir(workdir)
     fd_output_path = os.path.join(workdir, _FD_OUTPUT_NAME)
     # Keep the protocol pipes on private descriptors, then point 0/1/2 somewhere harmless so

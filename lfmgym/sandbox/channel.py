@@ -52,7 +52,10 @@ class Channel:
             raise ChannelTimeout
 
     def send(self, message: dict, deadline: float) -> None:
-        view = memoryview(encode(message))
+        self.send_raw(encode(message), deadline)
+
+    def send_raw(self, data: bytes, deadline: float) -> None:
+        view = memoryview(data)
         while view:
             try:
                 written = os.write(self.write_fd, view)

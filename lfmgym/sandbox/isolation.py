@@ -185,6 +185,10 @@ def bwrap_command(inner: list[str], *, tmp_size_bytes: int, uid: int | None = No
     cmd += ["--die-with-parent", "--new-session", "--hostname", "sandbox"]
     cmd += _system_args()
     for path in python_mounts():
+        # Create the parents ourselves, world-traversable: bwrap would copy the host's modes,
+        # and /root is 0700, which would hide a pyenv interpreter from the unprivileged uid.
+        for parent in reversed(Path(path).parents[:-1]):
+            cmd += ["--perms", "0755", "--dir", str(parent)]
         cmd += ["--ro-bind", path, path]
     cmd += ["--proc", "/proc", "--dev", "/dev"]
     if bwrap_supports("--size"):

@@ -87,9 +87,23 @@ class CellResult:
         return "\n".join(parts)
 
 
+# What the sandboxed interpreter runs: read the worker's source (argv[1] bytes) from the pipe and
+# execute it. Keeps the command line short and the source out of `ps`.
+BOOTSTRAP = (
+    "import os,sys\n"
+    "n=int(sys.argv[1]);b=b''\n"
+    "while len(b)<n:\n c=os.read(0,n-len(b))\n if not c:raise SystemExit(1)\n b+=c\n"
+    "exec(compile(b,'<lfmgym-worker>','exec'))"
+)
+
+
 @functools.cache
-def worker_source() -> str:
-    return (Path(__file__).with_name("_worker.py")).read_text()
+def worker_source() -> bytes:
+    return (Path(__file__).with_name("_worker.py")).read_bytes()
+
+
+def worker_command(workdir: str) -> list[str]:
+    return [isolation.python_executable(), "-I", "-B", "-c", BOOTSTRAP, str(len(worker_source())), workdir]
 
 
 def _cap(text: str, limit: int, dropped: int = 0) -> tuple[str, bool]:
@@ -243,10 +257,10 @@ class Sandbox:
         if self.unsafe:
             self._unsafe_dir = self._unsafe_dir or tempfile.mkdtemp(prefix="lfmgym-unsafe-sandbox-")
             workdir = self._unsafe_dir
-            cmd = [isolation.python_executable(), "-I", "-B", "-c", worker_source(), workdir]
+            cmd = worker_command(workdir)
             env = dict(isolation.SANDBOX_ENV, HOME=workdir, TMPDIR=workdir)
         else:
-            inner = [isolation.python_executable(), "-I", "-B", "-c", worker_source(), isolation.SANDBOX_WORKDIR]
+            inner = worker_command(isolation.SANDBOX_WORKDIR)
             self.uid = isolation.pick_uid() if isolation.running_as_root() else None
             cmd = isolation.bwrap_command(inner, tmp_size_bytes=self.tmp_size_bytes, uid=self.uid)
             workdir, env = None, {}  # bwrap starts with an EMPTY environment: see isolation.py
@@ -267,9 +281,12 @@ class Sandbox:
             "output_limit": self.output_limit,
             "max_message_bytes": MAX_FRAME_BYTES,
             "host_functions": sorted(self.host_functions),
+            # Only in a private pid namespace may the worker kill(-1) the cell's leftovers.
+            "reap_strays": not self.unsafe,
         }
         deadline = time.monotonic() + self.start_timeout
         try:
+            self._channel.send_raw(worker_source(), deadline)
             self._channel.send(init, deadline)
             reply = self._channel.recv(deadline)
             if reply.get("op") != "ready":

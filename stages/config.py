@@ -1,0 +1,435 @@
+"""Pipeline configuration: one YAML file (or dict) for the model, the env mixture and every stage.
+
+:func:`load_config` fills defaults, applies dotted-path overrides (``{"sft.learning_rate": 3e-4}``,
+the hook a sweep uses) and validates everything up front, so a typo fails in a second with the
+field's full path instead of an hour into a run::
+
+    cfg = load_config("configs/smoke.yaml", overrides={"grpo.num_generations": 4})
+    cfg["sft"]["learning_rate"]   # a plain nested dict; JSON/YAML-serialisable
+
+The schema below *is* the documentation of every field (``lfmgym pipeline --show-config``
+prints the defaults). ``trainer`` sub-dicts pass extra arguments straight to TRL's
+``SFTConfig`` / ``DPOConfig`` / ``GRPOConfig``; their keys are checked against those classes.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ConfigError", "STAGES", "SCHEMA", "load_config", "default_config", "apply_overrides", "config_diff"]
+
+STAGES = ("sft", "dpo", "grpo")
+
+
+class ConfigError(ValueError):
+    """A configuration problem; the message starts with the dotted path of the bad field."""
+
+
+@dataclass(frozen=True)
+class F:
+    """One scalar field: its type, default, bounds and a line of help."""
+
+    type: type | tuple[type, ...]
+    default: Any
+    help: str
+    choices: tuple | None = None
+    min: float | None = None
+    max: float | None = None
+    nullable: bool = False
+
+
+@dataclass(frozen=True)
+class FreeDict:
+    """A dict passed through as is (e.g. env constructor kwargs), checked later by its consumer."""
+
+    help: str
+
+
+@dataclass(frozen=True)
+class MapOf:
+    """A mapping from free-form names (e.g. env names) to sub-configs with ``schema``."""
+
+    schema: dict
+    help: str
+
+
+@dataclass(frozen=True)
+class ListOf:
+    """A list of sub-configs with ``schema`` (e.g. the LLM judges of the DPO jury)."""
+
+    schema: dict
+    help: str
+
+
+NGRAM = {
+    "n": F(int, 3, "n-gram size of the repetition penalty", min=1),
+    "max_penalty": F(float, -1.0, "penalty of a fully repetitive completion (<= 0)", max=0.0),
+    "unit": F(str, "token", "count n-grams over generated token ids or words", choices=("token", "word")),
+}
+
+SCHEMA: dict[str, Any] = {
+    "seed": F(int, 0, "seed of task sampling, model init and trainers"),
+    "model": {
+        "name": F(str, "tiny", "a preset (tiny, small, ...: trained from scratch), a local directory or a hub id"),
+        "tokenizer": F(str, None, "tokenizer dir/id for a preset; default: train one on the envs' text", nullable=True),
+        "tokenizer_examples": F(int, 1500, "demonstrations per env used to train a from-scratch tokenizer", min=1),
+        "overrides": FreeDict("Lfm2Config overrides of a preset, e.g. {num_hidden_layers: 4}"),
+        "dtype": F(str, "float32", "weights dtype for training", choices=("float32", "bfloat16", "float16")),
+    },
+    "envs": MapOf(
+        {
+            "weight": F(float, 1.0, "mixture weight of this env in SFT/DPO/GRPO data", min=0.0),
+            "kwargs": FreeDict("env constructor arguments (difficulty, tool_format, max_turns, ...)"),
+            "eval_kwargs": FreeDict("constructor arguments for the held-out eval env (default: kwargs)"),
+        },
+        "environments to train and evaluate on, by registry name",
+    ),
+    "stages": F(list, ["sft", "dpo", "grpo"], "stages to run, in order (any subset of sft, dpo, grpo)"),
+    "eval": {
+        "n": F(int, 32, "held-out tasks per env", min=1),
+        "seed": F(int, 1_000_003, "seed of the held-out tasks (never used for training tasks)"),
+        "max_new_tokens": F(int, 96, "generation cap per assistant turn", min=1),
+        "temperature": F(float, 1.0, "temperature of the sampled pass (doom_loop_sampled)", min=0.0),
+        "top_p": F(float, 1.0, "nucleus sampling of the sampled pass", min=0.0, max=1.0),
+        "batch_size": F(int, 96, "episodes generated together", min=1),
+        "sampled": F(bool, True, "also run the sampled pass (needed for doom_loop_sampled)"),
+    },
+    "sft": {
+        "examples": F(int, 2000, "demonstrations in the cold-start dataset (split by env weight)", min=1),
+        "max_steps": F(int, 200, "optimizer steps", min=1),
+        "learning_rate": F(float, 1e-3, "peak learning rate", min=0.0),
+        "batch_size": F(int, 16, "per-device batch size", min=1),
+        "gradient_accumulation_steps": F(int, 1, "micro-batches per optimizer step", min=1),
+        "lr_scheduler_type": F(str, "cosine", "transformers scheduler name"),
+        "warmup_ratio": F(float, 0.05, "share of steps spent warming up", min=0.0, max=1.0),
+        "weight_decay": F(float, 0.0, "AdamW weight decay", min=0.0),
+        "max_length": F(int, 1024, "token cap of a training sequence", min=8),
+        "save_steps": F(int, 50, "checkpoint every N steps (resume point)", min=1),
+        "logging_steps": F(int, 10, "log every N steps", min=1),
+        "trainer": FreeDict("extra trl.SFTConfig arguments"),
+    },
+    "dpo": {
+        "prompts": F(int, 64, "prompts rolled out for preference pairs (split by env weight)", min=1),
+        "samples": F(int, 5, "rollouts sampled at `temperature` per prompt", min=1),
+        "greedy": F(bool, True, "add one greedy rollout per prompt (the one most likely to doom-loop)"),
+        "temperature": F(float, 1.0, "sampling temperature of the rollouts", min=0.0),
+        "top_p": F(float, 1.0, "nucleus sampling of the rollouts", min=0.0, max=1.0),
+        "max_new_tokens": F(int, 96, "generation cap per assistant turn", min=1),
+        "rollout_batch_size": F(int, 96, "episodes generated together", min=1),
+        "jury": {
+            "aggregate": F(str, "mean", "how juror scores combine", choices=("mean", "median")),
+            "env_weight": F(float, 1.0, "weight of the env's verifiable reward (rescaled to [0, 1])", min=0.0),
+            "ngram_weight": F(float, 1.0, "weight of the n-gram juror (1 + penalty, in [0, 1])", min=0.0),
+            "ngram": NGRAM,
+            "doom_loop_score": F(float, -1.0, "forced score of a doom-looping rollout (below any juror score)"),
+            "tie_tolerance": F(float, 1e-6, "best - worst at or below this is a tie: the group is skipped", min=0.0),
+            "judges": ListOf(
+                {
+                    "name": F(str, None, "a registered judge (lfmgym plugins: judges), e.g. hf or openai"),
+                    "weight": F(float, 1.0, "weight of this judge's [0, 1] score", min=0.0),
+                    "kwargs": FreeDict("judge factory arguments (model, base_url, rubric, ...)"),
+                },
+                "optional LLM judges",
+            ),
+        },
+        "beta": F(float, 0.1, "DPO beta", min=0.0),
+        "loss_type": F(str, "sigmoid_norm", "TRL DPO loss (the length-normalized sigmoid by default)"),
+        "learning_rate": F(float, 1e-4, "peak learning rate", min=0.0),
+        "epochs": F(float, 2.0, "passes over the pairs", min=0.0),
+        "max_steps": F(int, -1, "optimizer steps (-1: use epochs)"),
+        "batch_size": F(int, 8, "per-device batch size (pairs)", min=1),
+        "gradient_accumulation_steps": F(int, 1, "micro-batches per optimizer step", min=1),
+        "lr_scheduler_type": F(str, "constant", "transformers scheduler name"),
+        "warmup_ratio": F(float, 0.0, "share of steps spent warming up", min=0.0, max=1.0),
+        "max_length": F(int, 1024, "token cap of prompt + completion", min=8),
+        "save_steps": F(int, 25, "checkpoint every N steps", min=1),
+        "logging_steps": F(int, 5, "log every N steps", min=1),
+        "trainer": FreeDict("extra trl.DPOConfig arguments"),
+    },
+    "grpo": {
+        "max_steps": F(int, 40, "optimizer steps", min=1),
+        "prompts_per_step": F(int, 4, "distinct prompts per optimizer step (each rolled out num_generations times)", min=1),
+        "num_generations": F(int, 8, "group size G", min=2),
+        "temperature": F(float, 1.0, "sampling temperature", min=0.0),
+        "top_p": F(float, 1.0, "nucleus sampling", min=0.0, max=1.0),
+        "learning_rate": F(float, 2e-4, "peak learning rate", min=0.0),
+        "beta": F(float, 0.0, "KL coefficient (0: no reference model)", min=0.0),
+        "loss_type": F(str, "dapo", "TRL GRPO loss type"),
+        "scale_rewards": F(str, "group", "advantage scaling", choices=("group", "batch", "none")),
+        "max_new_tokens": F(int, 96, "generation cap per assistant turn", min=1),
+        "max_completion_length": F(int, 384, "cap of all assistant + feedback tokens of an episode", min=8),
+        "env_weight": F(float, 1.0, "weight of the env's verifiable reward", min=0.0),
+        "ngram_weight": F(float, 0.5, "weight of the n-gram repetition penalty", min=0.0),
+        "ngram": NGRAM,
+        "prompt_pool": F(int, 2000, "training prompts drawn per run (split by env weight)", min=1),
+        "lr_scheduler_type": F(str, "constant", "transformers scheduler name"),
+        "warmup_ratio": F(float, 0.0, "share of steps spent warming up", min=0.0, max=1.0),
+        "save_steps": F(int, 10, "checkpoint every N steps", min=1),
+        "logging_steps": F(int, 1, "log every N steps (reward components, parse/tool-call/doom-loop rates)", min=1),
+        "use_vllm": F(bool, False, "generate with vLLM (GPU); else transformers generate"),
+        "vllm_mode": F(str, "colocate", "vLLM in this process or a `trl vllm-serve` server", choices=("colocate", "server")),
+        "vllm_server_base_url": F(str, None, "URL of `trl vllm-serve` (vllm_mode: server)", nullable=True),
+        "trainer": FreeDict("extra trl.GRPOConfig arguments"),
+    },
+}
+
+_TRAINER_CLASSES = {"sft": "SFTConfig", "dpo": "DPOConfig", "grpo": "GRPOConfig"}
+# Trainer arguments the stage sets itself; a `trainer:` entry must not silently fight them.
+_RESERVED = {"output_dir", "max_steps", "learning_rate", "per_device_train_batch_size", "seed", "save_steps",
+             "logging_steps", "report_to", "disable_tqdm", "num_generations", "temperature", "beta", "loss_type"}
+
+
+def _defaults(schema: dict) -> dict:
+    out: dict[str, Any] = {}
+    for key, spec in schema.items():
+        if isinstance(spec, F):
+            out[key] = copy.deepcopy(spec.default)
+        elif isinstance(spec, (FreeDict, MapOf)):
+            out[key] = {}
+        elif isinstance(spec, ListOf):
+            out[key] = []
+        else:
+            out[key] = _defaults(spec)
+    return out
+
+
+def default_config() -> dict:
+    """Every field at its default (``envs`` empty: a config must name its environments)."""
+    return _defaults(SCHEMA)
+
+
+def _coerce(value: Any, spec: F, path: str) -> Any:
+    if value is None:
+        if spec.nullable:
+            return None
+        raise ConfigError(f"{path}: must not be null ({spec.help})")
+    types = spec.type if isinstance(spec.type, tuple) else (spec.type,)
+    if float in types and isinstance(value, str):
+        # PyYAML reads `1e-3` (no dot) as a string; accept any number a user would write.
+        try:
+            value = float(value)
+        except ValueError:
+            raise ConfigError(f"{path}: expected a number, got {value!r}") from None
+    if int in types and isinstance(value, float) and value.is_integer() and float not in types:
+        value = int(value)
+    if float in types and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if isinstance(value, bool) and bool not in types:
+        raise ConfigError(f"{path}: expected {'/'.join(t.__name__ for t in types)}, got a boolean {value!r}")
+    if not isinstance(value, types):
+        raise ConfigError(f"{path}: expected {'/'.join(t.__name__ for t in types)}, got {type(value).__name__} {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{path}: must be finite, got {value!r}")
+    if spec.choices is not None and value not in spec.choices:
+        raise ConfigError(f"{path}: {value!r} is not one of {list(spec.choices)}")
+    if spec.min is not None and value < spec.min:
+        raise ConfigError(f"{path}: must be >= {spec.min}, got {value!r}")
+    if spec.max is not None and value > spec.max:
+        raise ConfigError(f"{path}: must be <= {spec.max}, got {value!r}")
+    return value
+
+
+def _validate(raw: Any, schema: dict, path: str) -> dict:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{path or 'config'}: expected a mapping, got {type(raw).__name__}")
+    unknown = [k for k in raw if k not in schema]
+    if unknown:
+        where = f"{path}." if path else ""
+        raise ConfigError(f"{where}{unknown[0]}: unknown field; known fields here: {sorted(schema)}")
+    out: dict[str, Any] = {}
+    for key, spec in schema.items():
+        sub = f"{path}.{key}" if path else key
+        value = raw.get(key, None)
+        if isinstance(spec, F):
+            out[key] = _coerce(copy.deepcopy(spec.default) if key not in raw else value, spec, sub)
+        elif isinstance(spec, FreeDict):
+            value = {} if value is None else value
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{sub}: expected a mapping, got {type(value).__name__} {value!r}")
+            bad = [k for k in value if not isinstance(k, str)]
+            if bad:
+                raise ConfigError(f"{sub}: keys must be strings, got {bad[0]!r}")
+            out[key] = copy.deepcopy(dict(value))
+        elif isinstance(spec, MapOf):
+            value = {} if value is None else value
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{sub}: expected a mapping of name -> settings, got {type(value).__name__}")
+            out[key] = {str(name): _validate(item, spec.schema, f"{sub}.{name}") for name, item in value.items()}
+        elif isinstance(spec, ListOf):
+            value = [] if value is None else value
+            if not isinstance(value, list):
+                raise ConfigError(f"{sub}: expected a list, got {type(value).__name__}")
+            out[key] = [_validate(item, spec.schema, f"{sub}[{i}]") for i, item in enumerate(value)]
+        else:
+            out[key] = _validate(value, spec, sub)
+    return out
+
+
+def _check_semantics(cfg: dict, check_registry: bool) -> None:
+    stages = cfg["stages"]
+    if not all(isinstance(s, str) for s in stages):
+        raise ConfigError(f"stages: expected a list of stage names, got {stages!r}")
+    for s in stages:
+        if s not in STAGES:
+            raise ConfigError(f"stages: unknown stage {s!r}; choose among {list(STAGES)}")
+    if len(set(stages)) != len(stages):
+        raise ConfigError(f"stages: a stage is listed twice: {stages}")
+    if not cfg["envs"]:
+        raise ConfigError("envs: name at least one environment, e.g. {math: {weight: 1.0}}")
+    if sum(e["weight"] for e in cfg["envs"].values()) <= 0:
+        raise ConfigError("envs: at least one env needs a weight > 0")
+    for i, judge in enumerate(cfg["dpo"]["jury"]["judges"]):
+        if not judge["name"]:
+            raise ConfigError(f"dpo.jury.judges[{i}].name: required (a registered judge name)")
+    if cfg["grpo"]["max_new_tokens"] > cfg["grpo"]["max_completion_length"]:
+        raise ConfigError("grpo.max_new_tokens: must be <= grpo.max_completion_length")
+    if check_registry:
+        from lfmgym.plugins import get_registry
+
+        reg = get_registry()
+        for name, env_cfg in cfg["envs"].items():
+            try:
+                spec = reg.get("envs", name)
+            except KeyError as exc:
+                raise ConfigError(f"envs.{name}: {exc.args[0]}") from None
+            for which in ("kwargs", "eval_kwargs"):
+                kwargs = env_cfg[which] if which == "kwargs" or env_cfg[which] else None
+                if kwargs is None:
+                    continue
+                try:
+                    spec.factory(**kwargs)
+                except TypeError as exc:
+                    raise ConfigError(f"envs.{name}.{which}: {exc}") from None
+                except ValueError as exc:
+                    raise ConfigError(f"envs.{name}.{which}: {exc}") from None
+        for i, judge in enumerate(cfg["dpo"]["jury"]["judges"]):
+            try:
+                reg.get("judges", judge["name"])
+            except KeyError as exc:
+                raise ConfigError(f"dpo.jury.judges[{i}].name: {exc.args[0]}") from None
+
+
+def check_trainer_args(cfg: dict) -> None:
+    """Check every ``<stage>.trainer`` key against the TRL config class (imports trl)."""
+    import dataclasses
+
+    import trl
+
+    for stage, cls_name in _TRAINER_CLASSES.items():
+        extra = cfg[stage]["trainer"]
+        if not extra:
+            continue
+        known = {f.name for f in dataclasses.fields(getattr(trl, cls_name))}
+        for key in extra:
+            if key in _RESERVED:
+                raise ConfigError(f"{stage}.trainer.{key}: set by the stage; use the {stage} field instead")
+            if key not in known:
+                raise ConfigError(f"{stage}.trainer.{key}: not a trl.{cls_name} argument")
+
+
+def apply_overrides(raw: dict, overrides: Mapping[str, Any] | None) -> dict:
+    """Set ``{"a.b.c": value}`` paths in a copy of ``raw`` (intermediate dicts are created).
+
+    An override of a field that does not exist is caught by validation, which names the path.
+    """
+    out = copy.deepcopy(raw)
+    for dotted, value in (overrides or {}).items():
+        if not isinstance(dotted, str) or not dotted or any(not p for p in dotted.split(".")):
+            raise ConfigError(f"override {dotted!r}: expected a dotted path like 'sft.learning_rate'")
+        parts = dotted.split(".")
+        node = out
+        for i, part in enumerate(parts[:-1]):
+            nxt = node.get(part)
+            if nxt is None:
+                nxt = node[part] = {}
+            if not isinstance(nxt, dict):
+                raise ConfigError(f"{'.'.join(parts[: i + 1])}: is a {type(nxt).__name__}, cannot set {dotted!r} inside it")
+            node = nxt
+        node[parts[-1]] = copy.deepcopy(value)
+    return out
+
+
+def _read(path: str | Path) -> dict:
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def load_config(
+    config: str | Path | Mapping[str, Any],
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    check_registry: bool = True,
+) -> dict:
+    """Read, override and validate a pipeline config; returns the complete config as a dict.
+
+    Args:
+        config: a YAML path or an already-loaded mapping (validated the same way).
+        overrides: ``{"dotted.path": value}`` applied before validation (e.g. from a sweep).
+        check_registry: also check env and judge names (and env kwargs) against the plugin registry.
+
+    Raises:
+        ConfigError: the message starts with the dotted path of the offending field.
+    """
+    raw = _read(config) if isinstance(config, (str, Path)) else copy.deepcopy(dict(config))
+    raw = apply_overrides(raw, overrides)
+    cfg = _validate(raw, SCHEMA, "")
+    _check_semantics(cfg, check_registry)
+    return cfg
+
+
+def config_diff(a: Any, b: Any, path: str = "") -> str | None:
+    """The dotted path of the first difference between two configs, ``None`` when equal."""
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        for key in list(a) + [k for k in b if k not in a]:
+            if key not in a or key not in b:
+                return f"{path}.{key}" if path else str(key)
+            d = config_diff(a[key], b[key], f"{path}.{key}" if path else str(key))
+            if d:
+                return d
+        return None
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)):
+            d = config_diff(x, y, f"{path}[{i}]")
+            if d:
+                return d
+        return None
+    return None if a == b else (path or "config")
+
+
+def describe(schema: dict | None = None, prefix: str = "") -> list[tuple[str, str, str]]:
+    """``(dotted path, default, help)`` for every field: the reference printed by the CLI."""
+    rows = []
+    for key, spec in (schema or SCHEMA).items():
+        path = f"{prefix}{key}"
+        if isinstance(spec, F):
+            rows.append((path, repr(spec.default), spec.help))
+        elif isinstance(spec, FreeDict):
+            rows.append((path, "{}", spec.help))
+        elif isinstance(spec, MapOf):
+            rows.append((f"{path}.<name>", "", spec.help))
+            rows.extend(describe(spec.schema, f"{path}.<name>."))
+        elif isinstance(spec, ListOf):
+            rows.append((f"{path}[i]", "[]", spec.help))
+            rows.extend(describe(spec.schema, f"{path}[i]."))
+        else:
+            rows.extend(describe(spec, f"{path}."))
+    return rows

@@ -1,0 +1,136 @@
+"""The multi-turn env contract, on a small example env."""
+
+import gymnasium
+import pytest
+from gymnasium.utils.env_checker import check_env as gym_check_env
+
+from lfmgym import Task
+from lfmgym.rollout import OraclePolicy, RandomPolicy, run_episodes
+from lfmgym.spaces import Messages, Text
+from lfmgym.testing import check_env
+from tests.example_env import CapitalsEnv
+
+CALL = "<|tool_call_start|>[capital(country='Peru')]<|tool_call_end|>"
+
+
+def test_reset_gives_system_with_tools_then_user():
+    env = CapitalsEnv()
+    obs, info = env.reset(seed=3)
+    assert [m["role"] for m in obs] == ["system", "user"]
+    assert "List of tools:" in obs[0]["content"] and '"name": "capital"' in obs[0]["content"]
+    assert info["task_id"].startswith("capital-")
+
+
+def test_tool_call_then_final_answer():
+    env = CapitalsEnv()
+    task = Task(id="t", prompt="Capital of Peru?", answer="Lima", meta={"country": "peru"})
+    env.reset(options={"task": task})
+    obs, r, term, trunc, info = env.step(CALL)
+    assert (r, term, trunc) == (0.0, False, False)
+    assert obs[-1] == {"role": "tool", "content": "Lima"} and info["parse_ok"]
+    assert info["tool_calls"] == [{"name": "capital", "arguments": {"country": "Peru"}}]
+    obs, r, term, trunc, info = env.step("Lima")
+    assert term and not trunc and r == pytest.approx(1.0)
+    assert info["reward_components"]["correct"] == 1.0 and info["final_answer"] == "Lima"
+
+
+@pytest.mark.parametrize(
+    "action, needle, kind",
+    [
+        ("<|tool_call_start|>[capital(country='Atlantis')]<|tool_call_end|>", "raised KeyError", "tool_raised"),
+        ("<|tool_call_start|>[divide(a=1, b=0)]<|tool_call_end|>", "ZeroDivisionError", "tool_raised"),
+        ("<|tool_call_start|>[teleport(to='Mars')]<|tool_call_end|>", "unknown tool 'teleport'", "unknown_tool"),
+        ("<|tool_call_start|>[capital(country=5)]<|tool_call_end|>", "argument 'country': expected string", "invalid_arguments"),
+        ("<|tool_call_start|>[capital(city='x')]<|tool_call_end|>", "unknown argument", "invalid_arguments"),
+    ],
+)
+def test_tool_failures_become_messages(action, needle, kind):
+    env = CapitalsEnv()
+    env.reset(seed=0)
+    obs, r, term, trunc, info = env.step(action)
+    assert not term and obs[-1]["role"] == "tool" and needle in obs[-1]["content"]
+    assert info["tool_errors"] and info["tool_errors"][-1].startswith(kind)
+
+
+def test_malformed_call_is_feedback_and_counts_a_turn():
+    env = CapitalsEnv(max_turns=2)
+    env.reset(seed=0)
+    obs, r, term, trunc, info = env.step("<|tool_call_start|>[capital(country='Peru']<|tool_call_end|>")
+    assert not info["parse_ok"] and "could not be parsed" in obs[-1]["content"] and not term
+    obs, r, term, trunc, info = env.step("<|tool_call_start|>[capital(")
+    assert trunc and not term and info["reward_components"]["parse_ok"] == 0.0
+
+
+def test_json_format():
+    env = CapitalsEnv(tool_format="json")
+    env.reset(seed=0)
+    obs, *_ = env.step('<tool_call>{"name": "capital", "arguments": {"country": "Japan"}}</tool_call>')
+    assert obs[-1]["content"] == "Tokyo"
+
+
+def test_step_before_reset_and_after_end():
+    env = CapitalsEnv()
+    with pytest.raises(RuntimeError):
+        env.step("hi")
+    env.reset(seed=0)
+    env.step("Paris")
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step("again")
+
+
+def test_constructor_errors_name_the_field():
+    with pytest.raises(ValueError, match="tool_format"):
+        CapitalsEnv(tool_format="xml")
+    with pytest.raises(ValueError, match="difficulty"):
+        CapitalsEnv(difficulty=7)
+    with pytest.raises(ValueError, match="reward_weights"):
+        CapitalsEnv(reward_weights={"nope": 1.0})
+
+
+def test_spaces_validate():
+    assert Messages().contains([{"role": "user", "content": "hi"}])
+    assert not Messages().contains([{"role": "robot", "content": "hi"}])
+    assert "message 0" in Messages.validate([{"role": "user", "content": 3}])
+    assert Text().contains("漢字 🙂") and not Text(max_length=3).contains("abcd")
+
+
+def test_gymnasium_env_checker_passes():
+    gym_check_env(CapitalsEnv(), skip_render_check=True)
+
+
+def test_conformance_kit_passes_on_example():
+    report = check_env(CapitalsEnv, n_junk=300)
+    assert report.ok and len(report.passed) >= 5
+
+
+def test_conformance_kit_catches_a_bad_demo():
+    class Broken(CapitalsEnv):
+        def demonstrate(self, task):
+            return self.opening(task) + [{"role": "assistant", "content": "Berlin"}]
+
+    report = check_env(Broken, n_junk=50, raise_on_failure=False)
+    assert not report.ok and any("demonstrations" in f for f in report.failures)
+
+
+def test_batched_and_sequential_rollouts_agree():
+    env = CapitalsEnv()
+    tasks = env.make_tasks(10, seed=1)
+    a = run_episodes(CapitalsEnv, OraclePolicy(env), tasks, batch_size=4)
+    b = run_episodes(CapitalsEnv, OraclePolicy(env), tasks, batch_size=1)
+    assert [r.reward for r in a] == [r.reward for r in b] == [pytest.approx(1.0)] * 10
+    assert all(r.turns == 2 and r.terminated for r in a)
+
+
+def test_random_policy_never_raises():
+    recs = run_episodes(CapitalsEnv, RandomPolicy(seed=5), 40, seed=2, batch_size=16)
+    assert len(recs) == 40 and all(r.terminated or r.truncated for r in recs)
+
+
+def test_gymnasium_make_for_registered_envs():
+    import lfmgym  # noqa: F401
+
+    ids = [i for i in gymnasium.registry if i.startswith("lfmgym/")]
+    assert ids, "no lfmgym/<name> ids registered"
+    env = gymnasium.make(ids[0])
+    obs, info = env.reset(seed=0)
+    assert Messages().contains(obs)
