@@ -66,7 +66,7 @@ def load_config(model: "str | Path | PretrainedConfig") -> tuple["PretrainedConf
     if path.is_file():
         if path.suffix != ".json":
             raise ValueError(f"{name!r} is not a config.json file")
-        return AutoConfig.from_pretrained(str(path)), path.stem if path.name != "config.json" else path.parent.name
+        return AutoConfig.from_pretrained(str(path)), path.name if path.name != "config.json" else path.parent.name
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise FileNotFoundError(f"{name!r} has no config.json")

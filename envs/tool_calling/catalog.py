@@ -2,7 +2,8 @@
 
 Every tool is a typed function with a short Google-style docstring (the schema a model reads
 comes from :func:`transformers.utils.get_json_schema`). Descriptions are kept brief on purpose:
-a tiny model sees 1-4 of them in a ~512-token context.
+a tiny model sees 1-4 of them in a ~512-token context; for the same reason tools carry no return
+annotation (``get_json_schema`` would add a ``return`` entry to every schema in the prompt).
 
 Tools are strict about what their docstring promises (unit codes, ISO dates, country names from
 the table): anything else raises ``ValueError`` with the accepted values, which the environment
@@ -29,6 +30,7 @@ __all__ = [
     "countries",
     "rates",
     "number",
+    "parse_date",
 ]
 
 # unit code -> (dimension, factor to the dimension's base unit); temperatures are special-cased.
@@ -70,14 +72,14 @@ def _country(country: str) -> dict:
     return row
 
 
-def _date(text: str, field: str) -> dt.date:
+def parse_date(text: str, field: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(f"{field} must be a date YYYY-MM-DD, got {text!r}") from None
 
 
-def convert_units(value: float, from_unit: str, to_unit: str) -> float:
+def convert_units(value: float, from_unit: str, to_unit: str):
     """Convert a measurement between units.
 
     Args:
@@ -98,36 +100,36 @@ def convert_units(value: float, from_unit: str, to_unit: str) -> float:
     return number(value * fa / fb)
 
 
-def days_between(start: str, end: str) -> int:
+def days_between(start: str, end: str):
     """Count the days from one date to another.
 
     Args:
         start: First date, YYYY-MM-DD.
         end: Second date, YYYY-MM-DD.
     """
-    return (_date(end, "end") - _date(start, "start")).days
+    return (parse_date(end, "end") - parse_date(start, "start")).days
 
 
-def add_days(date: str, days: int) -> str:
+def add_days(date: str, days: int):
     """The date a number of days after a given date.
 
     Args:
         date: Start date, YYYY-MM-DD.
         days: Days to add (negative goes back).
     """
-    return (_date(date, "date") + dt.timedelta(days=days)).isoformat()
+    return (parse_date(date, "date") + dt.timedelta(days=days)).isoformat()
 
 
-def day_of_week(date: str) -> str:
+def day_of_week(date: str):
     """The weekday of a date.
 
     Args:
         date: A date, YYYY-MM-DD.
     """
-    return _date(date, "date").strftime("%A")
+    return parse_date(date, "date").strftime("%A")
 
 
-def get_capital(country: str) -> str:
+def get_capital(country: str):
     """Look up the capital city of a country.
 
     Args:
@@ -136,7 +138,7 @@ def get_capital(country: str) -> str:
     return _country(country)["capital"]
 
 
-def get_currency(country: str) -> str:
+def get_currency(country: str):
     """Look up the currency code a country uses.
 
     Args:
@@ -145,7 +147,7 @@ def get_currency(country: str) -> str:
     return _country(country)["currency"]
 
 
-def get_population(country: str) -> float:
+def get_population(country: str):
     """Look up the population of a country, in millions.
 
     Args:
@@ -154,7 +156,7 @@ def get_population(country: str) -> float:
     return _country(country)["population_millions"]
 
 
-def convert_currency(amount: float, from_currency: str, to_currency: str) -> float:
+def convert_currency(amount: float, from_currency: str, to_currency: str):
     """Convert money between currencies at fixed rates.
 
     Args:

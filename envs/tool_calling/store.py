@@ -4,7 +4,8 @@ A :class:`Store` is built fresh for every episode from the task's ``meta["store"
 bound methods are the tools, and the reward compares its final :meth:`Store.snapshot` with the
 snapshot reached by replaying the gold calls on another fresh store. Methods raise
 ``ValueError`` on bad input (unknown ids, overdrafts); the environment turns that into an error
-tool message.
+tool message. Tool methods carry no return annotation: it would add a ``return`` entry to every
+schema in a small model's prompt.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from lfmgym.envs.tool_calling.catalog import number
+from lfmgym.envs.tool_calling.catalog import number, parse_date
 
 __all__ = ["Store", "STORE_TOOLS"]
 
@@ -71,7 +72,7 @@ class Store:
             raise ValueError(f"unknown account {account!r}")
         return account
 
-    def get_balance(self, account: str) -> float:
+    def get_balance(self, account: str):
         """Current balance of a bank account.
 
         Args:
@@ -79,7 +80,7 @@ class Store:
         """
         return number(self.accounts[self._account(account)])
 
-    def transfer(self, from_account: str, to_account: str, amount: float) -> str:
+    def transfer(self, from_account: str, to_account: str, amount: float):
         """Move money from one account to another.
 
         Args:
@@ -98,7 +99,7 @@ class Store:
         self.accounts[dst] += amount
         return f"moved {number(amount)} from {src} to {dst}"
 
-    def list_orders(self, customer: str) -> list[dict]:
+    def list_orders(self, customer: str):
         """List a customer's orders with their status.
 
         Args:
@@ -107,7 +108,7 @@ class Store:
         who = customer.strip().casefold()
         return [{k: o[k] for k in ("id", "item", "status")} for o in self.orders if o["customer"].casefold() == who]
 
-    def cancel_order(self, order_id: str) -> str:
+    def cancel_order(self, order_id: str):
         """Cancel a pending order.
 
         Args:
@@ -121,21 +122,19 @@ class Store:
                 return f"order {order_id} cancelled"
         raise ValueError(f"unknown order {order_id!r}")
 
-    def add_event(self, title: str, date: str) -> str:
+    def add_event(self, title: str, date: str):
         """Add an event to the calendar.
 
         Args:
             title: Event title.
             date: Date, YYYY-MM-DD.
         """
-        from lfmgym.envs.tool_calling.catalog import _date
-
         event_id = f"E-{self.next_event}"
         self.next_event += 1
-        self.events.append({"id": event_id, "title": title, "date": _date(date, "date").isoformat()})
+        self.events.append({"id": event_id, "title": title, "date": parse_date(date, "date").isoformat()})
         return f"added {event_id}"
 
-    def list_events(self, date: str) -> list[dict]:
+    def list_events(self, date: str):
         """List the calendar events on a date.
 
         Args:
@@ -144,7 +143,7 @@ class Store:
         day = date.strip()
         return [{"id": e["id"], "title": e["title"]} for e in self.events if e["date"] == day]
 
-    def delete_event(self, event_id: str) -> str:
+    def delete_event(self, event_id: str):
         """Delete a calendar event.
 
         Args:

@@ -1,0 +1,181 @@
+"""Two math environments sharing one task set: ``math`` (answer in text) and ``math_calculator``
+(the same problems, with a safe calculator tool).
+
+The pair exists to show the central claim of lfmgym: a tiny model with a tool beats the same
+model without it. Both score the final assistant text with
+:func:`lfmgym.rewards.math.math_reward` (math-verify against the gold answer).
+
+Demonstrations are deliberately short and regular so a few-million-parameter model trained
+from scratch can learn the format quickly::
+
+    math:             "123+456=579\\nAnswer: 579"
+    math_calculator:  <|tool_call_start|>[calculator(expression='123+456')]<|tool_call_end|>
+                      (tool) 579
+                      "Answer: 579"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from fractions import Fraction
+from typing import Any, ClassVar
+
+import numpy as np
+
+from lfmgym.env import Env, Episode, Task
+from lfmgym.toolcalls import ToolCall, render_tool_calls
+from lfmgym.tools import Toolbox
+
+from lfmgym.envs.math.calculator import CalculatorError, calculator, evaluate
+from lfmgym.envs.math.generators import GENERATORS, TIER_NAMES, generate
+
+__all__ = ["MathEnv", "MathCalculatorEnv"]
+
+
+class MathEnv(Env):
+    """Arithmetic, word problems, fractions/percentages and linear equations; answer in text.
+
+    Reward components:
+        ``correct`` (weight 1.0): math-verify equivalence of the final answer with the gold one.
+        ``answer_extracted`` (metric): a final answer could be found in the text at all.
+        ``repetition`` (weight ``repetition_weight``, default 0.1): the base env's n-gram penalty.
+
+    Args:
+        difficulty_weights: optional ``{tier: weight}`` mix for drawing tiers (e.g. the
+            ``difficulty_weights`` that ``lfmgym calibrate --out`` writes); tiers not listed
+            are never drawn. Ignored when ``difficulty`` fixes a tier or ``tasks`` is given.
+        **kwargs: see :class:`lfmgym.Env` (``tasks=load_tasks(...)`` plays a data file).
+    """
+
+    name: ClassVar[str] = "math"
+    description: ClassVar[str] = "Arithmetic, word problems, fractions and equations; answer in text"
+    difficulties: ClassVar[tuple[int, ...]] = tuple(GENERATORS)
+    difficulty_names: ClassVar[dict[int, str]] = TIER_NAMES
+    reward_weights = {"correct": 1.0}
+    reward_range = (0.0, 1.0)
+    default_max_turns: ClassVar[int] = 1
+
+    _SYSTEM = "Solve the problem. End with the line 'Answer: <final answer>'."
+
+    def __init__(self, *, difficulty_weights: Mapping[int | str, float] | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.difficulty_weights = self._check_weights(difficulty_weights)
+
+    def _check_weights(self, weights: Mapping[int | str, float] | None) -> tuple[list[int], np.ndarray] | None:
+        if weights is None:
+            return None
+        tiers, probs = [], []
+        for key, w in weights.items():
+            try:
+                tier = int(key)  # JSON keys are strings
+            except (TypeError, ValueError):
+                raise ValueError(f"difficulty_weights: tier {key!r} is not an integer") from None
+            if tier not in self.difficulties:
+                raise ValueError(f"difficulty_weights: tier {tier} is not one of {self.difficulties}")
+            if not float(w) >= 0:
+                raise ValueError(f"difficulty_weights: weight of tier {tier} must be >= 0, got {w!r}")
+            tiers.append(tier)
+            probs.append(float(w))
+        total = sum(probs)
+        if total <= 0:
+            raise ValueError("difficulty_weights: the weights must not all be zero")
+        return tiers, np.asarray(probs) / total
+
+    # ------------------------------------------------------------------ tasks
+
+    def generate_task(self, rng: np.random.Generator, difficulty: int) -> Task:
+        return generate(rng, difficulty)
+
+    def sample_task(self, rng: np.random.Generator | int | None = None, difficulty: int | None = None) -> Task:
+        if self.difficulty_weights is not None and difficulty is None and self.difficulty is None and self.fixed_tasks is None:
+            if not isinstance(rng, np.random.Generator):
+                rng = np.random.default_rng(rng)
+            tiers, probs = self.difficulty_weights
+            difficulty = tiers[int(rng.choice(len(tiers), p=probs))]
+        return super().sample_task(rng, difficulty)
+
+    def system_prompt(self, task: Task) -> str:
+        return self._SYSTEM
+
+    # ------------------------------------------------------------------ scoring
+
+    def score(self, task: Task, episode: Episode) -> dict[str, float]:
+        from lfmgym.rewards.math import math_reward
+
+        text = episode.final_answer
+        if text is None:  # truncated before any final answer
+            return {"correct": 0.0, "answer_extracted": 0.0}
+        result = math_reward(text, str(task.answer), allow_percent=bool(task.meta.get("allow_percent", False)))
+        return {"correct": float(result["reward"]), "answer_extracted": float(result["answer_extracted"])}
+
+    # ------------------------------------------------------------------ demonstrations
+
+    def final_message(self, task: Task) -> str:
+        """The gold final message: worked solution, then ``Answer: <gold>``.
+
+        MATH-format solutions already end in ``\\boxed{...}``, which the scorer reads, so they
+        are used as they are.
+        """
+        solution = str(task.meta.get("solution", "")).strip()
+        if task.meta.get("source") == "math":
+            return solution if "\\boxed" in solution else f"{solution}\nAnswer: {task.answer}".strip()
+        return f"{solution}\nAnswer: {task.answer}" if solution else f"Answer: {task.answer}"
+
+    def demonstrate(self, task: Task) -> list[dict[str, Any]]:
+        return self.opening(task) + [{"role": "assistant", "content": self.final_message(task)}]
+
+
+class MathCalculatorEnv(MathEnv):
+    """The math tasks with a ``calculator(expression)`` tool (safe, exact, size-bounded).
+
+    The demonstration calls the calculator, reads the result and answers: one call holding the
+    whole expression for generated tasks; for GSM8K tasks, one call per annotated step of the
+    reference solution (``<<48/2=24>>``), each in its own turn, as a model would do it.
+    """
+
+    name: ClassVar[str] = "math_calculator"
+    description: ClassVar[str] = "The math tasks with a safe calculator tool"
+    default_max_turns: ClassVar[int] = 8
+
+    _SYSTEM = "Solve the problem. Use the calculator for arithmetic. End with the line 'Answer: <final answer>'."
+
+    def tools(self, task: Task) -> list[Callable | tuple[str, Callable]]:
+        return [calculator]
+
+    def _calc_steps(self, task: Task) -> list[str]:
+        """Calculator expressions of the demonstration: those that evaluate, and (for GSM8K)
+        agree with the annotated result, so the demonstration never teaches a wrong value."""
+        exprs = list(task.meta.get("calc") or [])
+        stated = task.meta.get("calc_results")
+        steps = []
+        for i, expr in enumerate(exprs):
+            try:
+                value = evaluate(expr)
+            except CalculatorError:
+                continue
+            if stated is not None and not _same_number(value, stated[i]):
+                continue
+            steps.append(expr)
+        return steps
+
+    def demonstrate(self, task: Task) -> list[dict[str, Any]]:
+        messages = self.opening(task)
+        toolbox = Toolbox(self.tools(task))
+        steps = self._calc_steps(task)
+        # One call per turn; past the turn budget the remaining calls share the last call turn.
+        budget = max(1, self.max_turns - 1)
+        groups = [[s] for s in steps[: budget - 1]] + ([steps[budget - 1 :]] if steps[budget - 1 :] else [])
+        for group in groups:
+            calls = [ToolCall("calculator", {"expression": e}) for e in group]
+            messages.append({"role": "assistant", "content": render_tool_calls(calls, self.tool_format)})
+            messages.extend({"role": "tool", "content": toolbox.call(c).output} for c in calls)
+        final = f"Answer: {task.answer}" if steps or task.meta.get("source") != "math" else self.final_message(task)
+        messages.append({"role": "assistant", "content": final})
+        return messages
+
+
+def _same_number(value: Fraction, stated: str) -> bool:
+    try:
+        return value == evaluate(stated)
+    except CalculatorError:
+        return False
