@@ -103,7 +103,7 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             name="small",
-            description="~30M params, 10 blocks (7 conv + 3 GQA), d=512: a stronger CPU/GPU baseline",
+            description="~38M params, 10 blocks (7 conv + 3 GQA), d=512: a stronger CPU/GPU baseline",
             config={
                 "hidden_size": 512,
                 "intermediate_size": 2304,  # auto-adjusted to 1536

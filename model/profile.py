@@ -343,23 +343,29 @@ def _measure_operator(
                 on_step(f"{op.key} L={n}")
             x = torch.randn(1, n, hidden, generator=generator).to(device=device, dtype=dtype)
             step = torch.randn(1, 1, hidden, generator=generator).to(device=device, dtype=dtype)
+            # Explicit positions: a cache holding only conv/recurrent state cannot report its length.
+            prefill_kw = {"inputs_embeds": x, "use_cache": True, "position_ids": torch.arange(n, device=device)[None]}
+            decode_kw = {"inputs_embeds": step, "use_cache": True, "position_ids": torch.tensor([[n]], device=device)}
+            layer_type = model.config.layer_types[0]
+            if layer_type in ("conv", "linear_attention"):
+                # No attention layer, no mask: a prebuilt (empty) mask mapping stops the model from
+                # building a causal mask, which would ask the conv-only cache for a KV length.
+                prefill_kw["attention_mask"] = decode_kw["attention_mask"] = {layer_type: None}
             with torch.inference_mode():
                 meter.times.clear()
                 for _ in range(1 + repeats):  # first call is a warm-up
-                    out = model(inputs_embeds=x, use_cache=True)
+                    out = model(**prefill_kw)
                 prefill = meter.times[1:]
                 cache = _output_cache(out)
                 state = _state_bytes(cache)
+                decode_kw[cache_kw] = cache
                 meter.times.clear()
                 for _ in range(1 + repeats):
-                    model(inputs_embeds=step, use_cache=True, **{cache_kw: cache})
+                    model(**decode_kw)
                 decode = meter.times[1:]
                 peaks = [None, None]
                 if measure_memory:
-                    peaks = [
-                        _peak(model, meter, device, {"inputs_embeds": x, "use_cache": True}),
-                        _peak(model, meter, device, {"inputs_embeds": step, "use_cache": True, cache_kw: cache}),
-                    ]
+                    peaks = [_peak(model, meter, device, prefill_kw), _peak(model, meter, device, decode_kw)]
             for phase, times, peak in (("prefill", prefill, peaks[0]), ("decode", decode, peaks[1])):
                 rows.append(
                     ProfileRow(

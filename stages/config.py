@@ -79,7 +79,7 @@ SCHEMA: dict[str, Any] = {
         "tokenizer": F(str, None, "tokenizer dir/id for a preset; default: train one on the envs' text", nullable=True),
         "tokenizer_examples": F(int, 1500, "demonstrations per env used to train a from-scratch tokenizer", min=1),
         "overrides": FreeDict("Lfm2Config overrides of a preset, e.g. {num_hidden_layers: 4}"),
-        "dtype": F(str, "float32", "weights dtype for training", choices=("float32", "bfloat16", "float16")),
+        "precision": F(str, "fp32", "training precision: fp32, or bf16/fp16 mixed precision (GPU)", choices=("fp32", "bf16", "fp16")),
     },
     "envs": MapOf(
         {

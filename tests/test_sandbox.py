@@ -222,3 +222,38 @@ def test_cell_result_is_plain_data():
     result = CellResult(stdout="a", error="E")
     assert not result.ok
     assert json.loads(json.dumps(result.__dict__))["stdout"] == "a"
+
+
+def _cli(argv):
+    import argparse
+
+    from lfmgym.sandbox import cli
+
+    parser = argparse.ArgumentParser(prog="lfmgym")
+    cli.add_commands(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def test_cli_exec_prints_output_and_exit_status(tmp_path, capsys):
+    program = tmp_path / "prog.py"
+    program.write_text("import sys\nprint('hello')\nprint('careful', file=sys.stderr)\nsys.exit(4)\n")
+    assert _cli(["sandbox", "exec", str(program)]) == 4
+    out, err = capsys.readouterr()
+    assert out == "hello\n"
+    assert "careful\n" in err and "exit status 4; limit: none" in err
+
+
+def test_cli_exec_reports_the_limit_that_stopped_the_program(tmp_path, capsys):
+    program = tmp_path / "loop.py"
+    program.write_text("print('started', flush=True)\nwhile True:\n    pass\n")
+    assert _cli(["sandbox", "exec", str(program), "--timeout", "1"]) == 124
+    out, err = capsys.readouterr()
+    assert out == "started\n" and "limit: cell_timeout" in err
+    program.write_text("x = bytearray(10 ** 9)\n")
+    assert _cli(["sandbox", "exec", str(program), "--memory", "200"]) == 1
+    assert "limit: memory" in capsys.readouterr().err
+    program.write_text("print(__name__)\n")
+    assert _cli(["sandbox", "exec", str(program)]) == 0
+    assert capsys.readouterr().out == "__main__\n"
+    assert _cli(["sandbox", "exec", str(tmp_path / "missing.py")]) == 2

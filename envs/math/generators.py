@@ -30,16 +30,14 @@ from lfmgym.env import Task
 
 __all__ = ["TIER_NAMES", "GENERATORS", "generate"]
 
-_RAW = 1 << 30
-
-
 class _Draws:
-    """Integers in ``[lo, hi]`` from one vectorised draw (the modulo bias at 2**30 is negligible)."""
+    """Integers in ``[lo, hi]`` from one draw of ``k`` raw 64-bit words (the modulo bias is
+    below 1e-17). ``random_raw`` costs about 1 µs where ``rng.integers(size=k)`` costs ten."""
 
     __slots__ = ("raw", "i")
 
     def __init__(self, rng: np.random.Generator, k: int = 8):
-        self.raw = rng.integers(0, _RAW, size=k).tolist()
+        self.raw = rng.bit_generator.random_raw(k).tolist()
         self.i = 0
 
     def __call__(self, lo: int, hi: int) -> int:

@@ -83,9 +83,9 @@ def convert_units(value: float, from_unit: str, to_unit: str):
     """Convert a measurement between units.
 
     Args:
-        value: The amount to convert.
-        from_unit: Unit code of the value: km, mi, m, ft, kg, lb, C or F.
-        to_unit: Unit code to convert to.
+        value: Amount to convert.
+        from_unit: Unit code: km, mi, m, ft, kg, lb, C or F.
+        to_unit: Target unit code.
     """
     for u in (from_unit, to_unit):
         if u not in UNITS:
@@ -101,68 +101,68 @@ def convert_units(value: float, from_unit: str, to_unit: str):
 
 
 def days_between(start: str, end: str):
-    """Count the days from one date to another.
+    """Days from one date to another.
 
     Args:
-        start: First date, YYYY-MM-DD.
-        end: Second date, YYYY-MM-DD.
+        start: Start date, YYYY-MM-DD.
+        end: End date, YYYY-MM-DD.
     """
     return (parse_date(end, "end") - parse_date(start, "start")).days
 
 
 def add_days(date: str, days: int):
-    """The date a number of days after a given date.
+    """Date a number of days after a date.
 
     Args:
-        date: Start date, YYYY-MM-DD.
-        days: Days to add (negative goes back).
+        date: Date, YYYY-MM-DD.
+        days: Days to add.
     """
     return (parse_date(date, "date") + dt.timedelta(days=days)).isoformat()
 
 
 def day_of_week(date: str):
-    """The weekday of a date.
+    """Weekday of a date.
 
     Args:
-        date: A date, YYYY-MM-DD.
+        date: Date, YYYY-MM-DD.
     """
     return parse_date(date, "date").strftime("%A")
 
 
 def get_capital(country: str):
-    """Look up the capital city of a country.
+    """Capital city of a country.
 
     Args:
-        country: Country name, e.g. Peru.
+        country: Country name.
     """
     return _country(country)["capital"]
 
 
 def get_currency(country: str):
-    """Look up the currency code a country uses.
+    """Currency code of a country.
 
     Args:
-        country: Country name, e.g. Peru.
+        country: Country name.
     """
     return _country(country)["currency"]
 
 
 def get_population(country: str):
-    """Look up the population of a country, in millions.
+    """Population of a country in millions.
 
     Args:
-        country: Country name, e.g. Peru.
+        country: Country name.
     """
     return _country(country)["population_millions"]
 
 
 def convert_currency(amount: float, from_currency: str, to_currency: str):
-    """Convert money between currencies at fixed rates.
+    """Convert money between currencies.
 
     Args:
-        amount: The amount of money.
-        from_currency: Currency code to convert from, e.g. USD.
-        to_currency: Currency code to convert to, e.g. EUR.
+        amount: Amount of money.
+        from_currency: Currency code, e.g. USD.
+        to_currency: Target currency code.
     """
     table = rates()
     for code in (from_currency, to_currency):

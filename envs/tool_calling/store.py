@@ -73,7 +73,7 @@ class Store:
         return account
 
     def get_balance(self, account: str):
-        """Current balance of a bank account.
+        """Balance of a bank account.
 
         Args:
             account: Account id, e.g. ACC-1.
@@ -81,11 +81,11 @@ class Store:
         return number(self.accounts[self._account(account)])
 
     def transfer(self, from_account: str, to_account: str, amount: float):
-        """Move money from one account to another.
+        """Move money between accounts.
 
         Args:
-            from_account: Account id to take the money from.
-            to_account: Account id to pay into.
+            from_account: Account to pay from.
+            to_account: Account to pay into.
             amount: Amount in dollars.
         """
         src, dst = self._account(from_account), self._account(to_account)
@@ -100,7 +100,7 @@ class Store:
         return f"moved {number(amount)} from {src} to {dst}"
 
     def list_orders(self, customer: str):
-        """List a customer's orders with their status.
+        """A customer's orders and their status.
 
         Args:
             customer: Customer full name.
@@ -123,7 +123,7 @@ class Store:
         raise ValueError(f"unknown order {order_id!r}")
 
     def add_event(self, title: str, date: str):
-        """Add an event to the calendar.
+        """Add a calendar event.
 
         Args:
             title: Event title.
@@ -135,7 +135,7 @@ class Store:
         return f"added {event_id}"
 
     def list_events(self, date: str):
-        """List the calendar events on a date.
+        """Calendar events on a date.
 
         Args:
             date: Date, YYYY-MM-DD.

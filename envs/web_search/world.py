@@ -84,6 +84,10 @@ def _fmt_int(n: int) -> str:
     return f"{n:,}"
 
 
+def _a(word: str) -> str:
+    return ("an " if word[0] in "aeiou" else "a ") + word
+
+
 def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
@@ -112,7 +116,7 @@ class World:
             n = rng.randint(*syllables)
             w = "".join(rng.choice(_ONSETS) + rng.choice(_VOWELS) + rng.choice(_CODAS) for _ in range(n))
             w = w.capitalize()
-            if 4 <= len(w) <= 9 and w not in self._words:
+            if 5 <= len(w) <= 9 and w not in self._words:
                 self._words.add(w)
                 return w
         raise RuntimeError("name space exhausted")
@@ -183,9 +187,11 @@ class World:
 
         companies = []
         croots: list[str] = []
+        croots_seen: set[str] = set()
         while len(companies) < n_companies:
             root = rng.choice(croots) if croots and rng.random() < 0.3 else self._word()
-            if root not in croots:
+            if root not in croots_seen:
+                croots_seen.add(root)
                 croots.append(root)
             name = f"{root} {rng.choice(COMPANY_SUFFIXES)}"
             if not self._claim(name):
@@ -199,9 +205,11 @@ class World:
 
         inventions = []
         iroots: list[str] = []
+        iroots_seen: set[str] = set()
         while len(inventions) < n_inventions:
             root = rng.choice(iroots) if iroots and rng.random() < 0.3 else self._word()
-            if root not in iroots:
+            if root not in iroots_seen:
+                iroots_seen.add(root)
                 iroots.append(root)
             device = rng.choice(DEVICES)
             name = f"{root} {device}"
@@ -230,19 +238,18 @@ class World:
                     f"It was founded in {a['founded']}.")
         elif e.kind == "person":
             last = e.name.split()[-1]
-            article = "an" if a["occupation"][0] in "aeiou" else "a"
-            text = f"{e.name} was {article} {a['occupation']} born in {a['born']} in {n(a['birthplace'])}."
+            text = f"{e.name} was {_a(a['occupation'])} born in {a['born']} in {n(a['birthplace'])}."
             for cid in a.get("founded", [])[:2]:
                 text += f" {last} founded {n(cid)} in {self.entities[cid].attrs['founded']}."
             for iid in a.get("invented", [])[:2]:
                 text += f" {last} invented the {n(iid)} in {self.entities[iid].attrs['year']}."
         elif e.kind == "company":
-            text = (f"{e.name} is a {a['industry']} company founded by {n(a['founder'])} in {a['founded']}. "
+            text = (f"{e.name} is {_a(a['industry'])} company founded by {n(a['founder'])} in {a['founded']}. "
                     f"It is headquartered in {n(a['hq'])} and has {_fmt_int(a['employees'])} employees.")
             for iid in a.get("makes", [])[:2]:
                 text += f" It makes the {n(iid)}."
         elif e.kind == "invention":
-            text = (f"The {e.name} is a {DEVICE_KINDS[a['device']]} invented by {n(a['inventor'])} in {a['year']}. "
+            text = (f"The {e.name} is {_a(DEVICE_KINDS[a['device']])} invented by {n(a['inventor'])} in {a['year']}. "
                     f"It is made by {n(a['maker'])}.")
         else:  # pragma: no cover - kinds are fixed above
             raise ValueError(e.kind)

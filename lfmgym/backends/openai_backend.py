@@ -12,11 +12,15 @@ get them rendered back into text in ``tool_format``, so environments see one wir
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import random
+import socket
 import threading
 import time
+import urllib.error
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -62,8 +66,6 @@ class OpenAIBackend:
         tool_format: str = "pythonic",
         extra_body: dict[str, Any] | None = None,
     ):
-        import httpx
-
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url: expected an http(s):// URL, got {base_url!r}")
         if concurrency < 1:
@@ -79,36 +81,41 @@ class OpenAIBackend:
         self.tool_format = tool_format
         self.extra_body = dict(extra_body or {})
         key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        # One pooled client shared by the worker threads (httpx.Client is thread-safe).
-        self._client = httpx.Client(
-            headers=headers,
-            timeout=httpx.Timeout(self.timeout),
-            limits=httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency),
-        )
+        self._headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if key:
+            self._headers["Authorization"] = f"Bearer {key}"
         self._model = model
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ HTTP with retries
 
     def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        import httpx
-
+        """One JSON request, retried on transient failures; raises :class:`BackendError`."""
         url = self.base_url + path
+        data = None if body is None else json.dumps(body).encode()
         last = ""
         for attempt in range(self.max_retries + 1):
+            req = urllib.request.Request(url, data=data, method=method, headers=self._headers)
+            status, text = None, ""
             try:
-                resp = self._client.request(method, url, json=body)
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
-                last = f"{type(exc).__name__}: {exc}"
-            else:
-                if resp.status_code < 300:
+                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                    status, text = resp.status, resp.read().decode("utf-8", "replace")
+            except urllib.error.HTTPError as exc:
+                status, text = exc.code, exc.read().decode("utf-8", "replace")
+            except (TimeoutError, socket.timeout) as exc:
+                last = f"Timeout after {self.timeout}s: {exc}"
+            except (urllib.error.URLError, ConnectionError, http.client.HTTPException, OSError) as exc:
+                reason = getattr(exc, "reason", exc)
+                kind = "Timeout" if isinstance(reason, (TimeoutError, socket.timeout)) else "ConnectionError"
+                last = f"{kind}: {reason}"
+            if status is not None:
+                if status < 300:
                     try:
-                        return resp.json()
+                        return json.loads(text)
                     except json.JSONDecodeError:
-                        raise BackendError(f"{method} {url}: response is not JSON: {resp.text[:200]!r}") from None
-                last = f"HTTP {resp.status_code}: {resp.text[:300]}"
-                if resp.status_code not in RETRY_STATUS:
+                        raise BackendError(f"{method} {url}: response is not JSON: {text[:200]!r}") from None
+                last = f"HTTP {status}: {text[:300]}"
+                if status not in RETRY_STATUS:
                     raise BackendError(f"{method} {url} failed with {last}")
             if attempt < self.max_retries:
                 delay = min(self.max_backoff, self.backoff * 2**attempt)
@@ -197,9 +204,6 @@ class OpenAIBackend:
         with ThreadPoolExecutor(max_workers=min(self.concurrency, len(batch))) as pool:
             futures = [pool.submit(self._complete, m, n, temperature, top_p, max_new_tokens, seed) for m in batch]
             return [f.result() for f in futures]
-
-    def close(self) -> None:
-        self._client.close()
 
     def __repr__(self) -> str:
         return f"OpenAIBackend({self.base_url!r}, model={self._model!r}, concurrency={self.concurrency})"

@@ -162,7 +162,10 @@ class Worker:
     def init(self, message):
         limits = message.get("limits", {})
         for name, value in limits.items():
-            resource.setrlimit(getattr(resource, name), (value, value))
+            # CPU: SIGXCPU at the soft limit (reported as the "cpu" limit); the hard limit one
+            # second later is SIGKILL for code that ignores it.
+            hard = value + 1 if name == "RLIMIT_CPU" else value
+            resource.setrlimit(getattr(resource, name), (value, hard))
         self.output_limit = int(message.get("output_limit", self.output_limit))
         self.channel.max_bytes = int(message.get("max_message_bytes", self.channel.max_bytes))
         for name in message.get("host_functions", []):
@@ -249,7 +252,8 @@ class Worker:
 
     def _format_exception(self, exc):
         # Drop the worker's own frames so the model sees only its code.
-        lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
+        # The innermost frames only: a deep recursion must not cost seconds of formatting.
+        lines = traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-30)
         marker = f'  File "{_WORKER_FILENAME}"'
         return "".join(line for line in lines if not line.startswith(marker)).rstrip()
 

@@ -7,6 +7,7 @@ worker instead of trusting it further).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import select
@@ -14,6 +15,8 @@ import struct
 import time
 
 HEADER = struct.Struct(">I")
+PIPE_BYTES = 1 << 20  # bigger pipes: a 1M-character context crosses in a few writes
+_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 
 class ChannelClosed(Exception):
@@ -39,8 +42,12 @@ class Channel:
         self.write_fd = write_fd
         self.max_frame_bytes = max_frame_bytes
         self._buffer = bytearray()
-        os.set_blocking(read_fd, False)
-        os.set_blocking(write_fd, False)
+        for fd in (read_fd, write_fd):
+            os.set_blocking(fd, False)
+            try:
+                fcntl.fcntl(fd, _F_SETPIPE_SZ, PIPE_BYTES)
+            except OSError:  # above /proc/sys/fs/pipe-max-size: keep the default
+                pass
 
     def _wait(self, fd: int, events: int, deadline: float) -> None:
         remaining = deadline - time.monotonic()

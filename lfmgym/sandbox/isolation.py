@@ -135,7 +135,7 @@ def _system_args() -> list[str]:
             args += ["--ro-bind", directory, directory]
     for file in SYSTEM_FILES:
         if Path(file).is_file():
-            args += ["--ro-bind", file, file]
+            args += ["--perms", "0755", "--dir", str(Path(file).parent), "--ro-bind", file, file]
     return args
 
 

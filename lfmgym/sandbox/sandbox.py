@@ -196,7 +196,7 @@ class Sandbox:
         self.restarts = 0
         self.episode_time_used = 0.0
         self.uid: int | None = None
-        self._injected: dict[str, Any] = {}
+        self._injected: dict[str, bytes] = {}  # name -> encoded "set" frame, replayed after restarts
         self._proc: subprocess.Popen | None = None
         self._channel: Channel | None = None
         self._unsafe_dir: str | None = None
@@ -240,8 +240,8 @@ class Sandbox:
         if self._started_once:
             self.restarts += 1
         self._started_once = True
-        for name, value in self._injected.items():
-            self._send_variable(name, value)
+        for frame in self._injected.values():
+            self._request_raw(frame, expect="ok")
         if self.setup_code:
             result = self._exec(self.setup_code, budget=self.cell_timeout, echo=False)
             if not result.ok:
@@ -342,15 +342,12 @@ class Sandbox:
         """Bind ``name`` to ``value`` (JSON-serializable) in the sandbox; it survives restarts."""
         _check_identifier(name, "variable name")
         try:
-            encode({"value": value})
+            frame = encode({"op": "set", "name": name, "value": value})
         except (TypeError, ValueError) as exc:
             raise ValueError(f"set_variable({name!r}): value must be JSON-serializable ({exc})") from None
-        self._injected[name] = value
+        self._injected[name] = frame
         if self._proc is not None:
-            self._send_variable(name, value)
-
-    def _send_variable(self, name: str, value: Any) -> None:
-        self._request({"op": "set", "name": name, "value": value}, expect="ok")
+            self._request_raw(frame, expect="ok")
 
     def get_variable(self, name: str, *, as_str: bool = False, default: Any = _MISSING) -> Any:
         """The value of ``name`` in the sandbox.
@@ -371,11 +368,14 @@ class Sandbox:
         return reply.get("value")
 
     def _request(self, message: dict, expect: str | tuple[str, ...]) -> dict:
+        return self._request_raw(encode(message), expect)
+
+    def _request_raw(self, frame: bytes, expect: str | tuple[str, ...]) -> dict:
         self.start()
         assert self._channel is not None
         deadline = time.monotonic() + IO_TIMEOUT_S
         try:
-            self._channel.send(message, deadline)
+            self._channel.send_raw(frame, deadline)
             reply = self._channel.recv(deadline)
         except (ChannelClosed, ChannelTimeout, ProtocolError) as exc:
             self._kill()

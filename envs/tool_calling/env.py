@@ -1,0 +1,208 @@
+"""The ``tool_calling`` environment: multi-turn function calling in BFCL's shapes.
+
+Procedural tasks (see :mod:`lfmgym.envs.tool_calling.tasks` for the shapes and tiers) run real
+tools: stateless ones (:mod:`~lfmgym.envs.tool_calling.catalog`) and a per-episode in-memory
+store (:mod:`~lfmgym.envs.tool_calling.store`). BFCL tasks (``tasks=load_bfcl_tasks(...)`` or
+``bfcl=PATH``) show the BFCL function docs and answer every accepted call with ``"OK"``.
+
+A demonstration, pythonic format::
+
+    [user]      How much is 200 USD in the currency of Japan?
+    [assistant] <|tool_call_start|>[get_currency(country='Japan')]<|tool_call_end|>
+    [tool]      JPY
+    [assistant] <|tool_call_start|>[convert_currency(amount=200, from_currency='USD', to_currency='JPY')]<|tool_call_end|>
+    [tool]      29900
+    [assistant] 200 USD is 29900 JPY.
+
+Reward components (every episode reports all of the weighted ones):
+
+=================  ======  =====================================================================
+component          weight  value
+=================  ======  =====================================================================
+``calls``          0.5     1 if every call of the episode, in order, AST-matches the gold calls
+                           (:func:`lfmgym.rewards.toolcall_ast.match_calls`; no call at all is
+                           the gold of irrelevance tasks), else 0
+``outcome``        0.5     1 if the task's end checks pass: ``state`` and ``answer`` where they
+                           apply; BFCL tasks (nothing to execute) need ``calls`` and a closing
+                           text reply
+``unknown_tool``   -0.1    1 if any call named a tool that does not exist
+``invalid_args``   -0.1    1 if any call had wrong/missing arguments or made the tool raise
+``malformed``      -0.1    1 if any assistant message had unparseable tool-call markup
+=================  ======  =====================================================================
+
+Metrics (weight 0): ``state`` (stateful tasks: the store's end state equals the one the gold
+calls produce), ``answer`` (tasks with a result to report: the final text contains every expected
+value and none of the forbidden ones), ``finished`` (the episode ended with a text reply), and
+one flag per failure kind of the call match: ``wrong_function``, ``wrong_value``,
+``missing_call``, ``extra_call`` (plus ``malformed`` above). The matcher's reason is kept in
+``episode.state["calls_match"]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from lfmgym.env import Env, Episode, Task
+from lfmgym.toolcalls import ToolCall, render_tool_calls
+from lfmgym.tools import Toolbox
+
+from lfmgym.envs.tool_calling.bfcl import DeclaredToolbox, bfcl_files, canonical_calls, load_bfcl_tasks
+from lfmgym.envs.tool_calling.store import Store
+from lfmgym.envs.tool_calling.tasks import SHAPES, TIER_SHAPES, make_task, stateless_tool, store_tool
+
+__all__ = ["ToolCallingEnv", "FAILURE_KINDS"]
+
+# The failure kinds reported as separate 0/1 metrics (``malformed`` is also a penalty).
+FAILURE_KINDS: tuple[str, ...] = ("wrong_function", "wrong_value", "missing_call", "extra_call", "malformed")
+
+_SHAPE_TIER = {shape: tier for tier, shapes in TIER_SHAPES.items() for shape in shapes}
+
+_LANGUAGE_NOTE = {
+    "java": "The functions are Java methods: write each argument value as Java code in a string.",
+    "javascript": "The functions are JavaScript functions: write each argument value as JavaScript code in a string.",
+}
+
+
+class ToolCallingEnv(Env):
+    """Function calling: simple, multiple, parallel, parallel-multiple, multi-step and
+    irrelevance tasks over stateless and stateful tool suites, or BFCL data.
+
+    Args:
+        shapes: restrict generated tasks to these shapes (default: the tier's shapes). A shape's
+            tier is fixed (see :data:`~lfmgym.envs.tool_calling.tasks.TIER_SHAPES`); when none of
+            ``shapes`` belongs to the requested tier, one is drawn from ``shapes`` anyway.
+        bfcl: a BFCL question file, a folder of them, or a list of files: play those tasks
+            (answers from ``possible_answer/`` beside each file). Exclusive with ``tasks``.
+        **kwargs: see :class:`lfmgym.Env` (``tool_format="pythonic"|"json"``, ``tasks=``, ...).
+    """
+
+    name: ClassVar[str] = "tool_calling"
+    description: ClassVar[str] = "Function calling in BFCL's shapes over real tools (or BFCL data), AST-matched"
+    difficulties: ClassVar[tuple[int, ...]] = tuple(TIER_SHAPES)
+    reward_weights = {"calls": 0.5, "outcome": 0.5, "unknown_tool": -0.1, "invalid_args": -0.1, "malformed": -0.1}
+    reward_range = (-0.3, 1.0)
+    default_max_turns: ClassVar[int] = 5
+
+    _SYSTEM = "Use the tools when they help, then answer briefly."
+
+    def __init__(self, *, shapes: Sequence[str] | None = None, bfcl: str | Path | Sequence[str | Path] | None = None,
+                 **kwargs: Any):
+        if shapes is not None:
+            shapes = [shapes] if isinstance(shapes, str) else list(shapes)
+            bad = [s for s in shapes if s not in SHAPES]
+            if bad or not shapes:
+                raise ValueError(f"shapes: {bad or shapes!r} not among {SHAPES}")
+        if bfcl is not None:
+            if kwargs.get("tasks") is not None:
+                raise ValueError("bfcl: give either bfcl=PATH or tasks=[...], not both")
+            kwargs["tasks"] = _load_bfcl(bfcl)
+        super().__init__(**kwargs)
+        self.shapes = tuple(shapes) if shapes else None
+        self._episode_store: Store | None = None
+
+    # ------------------------------------------------------------------ tasks and tools
+
+    def generate_task(self, rng: np.random.Generator, difficulty: int) -> Task:
+        shape = None
+        if self.shapes:
+            tiered = [s for s in self.shapes if _SHAPE_TIER[s] == difficulty]
+            shape = str(rng.choice(tiered or list(self.shapes)))
+            difficulty = _SHAPE_TIER[shape]
+        return make_task(rng, difficulty, shape)
+
+    def tools(self, task: Task) -> list[Callable | tuple[str, Callable]]:
+        """Fresh tools for one episode: a new :class:`Store` when any store tool is shown."""
+        if task.meta.get("source") == "bfcl":
+            return []  # documentation-only functions: see make_toolbox
+        store = Store(task.meta["store"]) if task.meta.get("store") is not None else None
+        self._episode_store = store
+        out = []
+        for key, shown in task.meta["tools"]:
+            fn = getattr(store, key) if store_tool(key) else stateless_tool(key)
+            out.append((shown, fn))
+        return out
+
+    def make_toolbox(self, task: Task) -> Toolbox:
+        """The episode's toolbox: real tools, or the declared (non-executable) BFCL functions."""
+        if task.meta.get("source") == "bfcl":
+            return DeclaredToolbox(task.meta["functions"], task.meta.get("language", "python"))
+        return Toolbox(self.tools(task))
+
+    def system_prompt(self, task: Task) -> str:
+        parts = [task.meta.get("system") or self._SYSTEM]
+        note = _LANGUAGE_NOTE.get(task.meta.get("language", "python"))
+        if note:
+            parts.append(note)
+        return "\n".join(parts)
+
+    def opening(self, task: Task) -> list[dict[str, Any]]:
+        return [
+            {"role": "system", "content": self._render_system(task, self.make_toolbox(task))},
+            {"role": "user", "content": task.prompt},
+        ]
+
+    def on_reset(self, task: Task, episode: Episode) -> None:
+        if task.meta.get("source") == "bfcl":
+            # The base reset built an empty toolbox from tools(); swap in the declared one.
+            self.toolbox = self.make_toolbox(task)
+            episode.messages[0]["content"] = self._render_system(task, self.toolbox)
+        else:
+            episode.state["store"] = self._episode_store
+
+    # ------------------------------------------------------------------ gold
+
+    def gold_turns(self, task: Task) -> list[list[ToolCall]]:
+        """The canonical calls of each assistant turn of the demonstration."""
+        if task.meta.get("source") == "bfcl":
+            calls = canonical_calls(task.answer)
+            return [calls] if calls else []
+        return [[ToolCall(c["name"], c["arguments"]) for c in turn] for turn in task.meta["turns"]]
+
+    def demonstrate(self, task: Task) -> list[dict[str, Any]]:
+        messages = self.opening(task)
+        toolbox = self.make_toolbox(task)
+        for calls in self.gold_turns(task):
+            messages.append({"role": "assistant", "content": render_tool_calls(calls, self.tool_format)})
+            messages += [{"role": "tool", "content": toolbox.call(c).output} for c in calls]
+        messages.append({"role": "assistant", "content": self._final_text(task)})
+        return messages
+
+    def _final_text(self, task: Task) -> str:
+        if task.meta.get("source") != "bfcl":
+            return task.meta["final"]
+        return "Done." if task.answer else "None of the available functions can do that."
+
+    def expected_state(self, task: Task) -> dict[str, Any] | None:
+        """The store snapshot the gold calls lead to (``None`` for tasks without a store)."""
+        if task.meta.get("source") == "bfcl" or task.meta.get("store") is None:
+            return None
+        store = Store(task.meta["store"])
+        toolbox = Toolbox(store.tools({key: shown for key, shown in task.meta["tools"] if store_tool(key)}))
+        for turn in self.gold_turns(task):
+            for call in turn:
+                if call.name in toolbox:
+                    toolbox.call(call)
+        return store.snapshot()
+
+    # ------------------------------------------------------------------ scoring
+
+    def score(self, task: Task, episode: Episode) -> dict[str, float]:
+        from lfmgym.rewards.qa import mentions_all  # noqa: F401  (resolved below)
+
+        raise NotImplementedError
+
+
+def _load_bfcl(spec: str | Path | Sequence[str | Path]) -> list[Task]:
+    paths = [spec] if isinstance(spec, (str, Path)) else list(spec)
+    tasks: list[Task] = []
+    for p in map(Path, paths):
+        files = bfcl_files(p) if p.is_dir() else [p]
+        if not files:
+            raise FileNotFoundError(f"bfcl: no BFCL_*.json question files in {p}")
+        for f in files:
+            tasks += load_bfcl_tasks(f)
+    return tasks

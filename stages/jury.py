@@ -1,0 +1,184 @@
+"""The DPO jury: score every rollout of a prompt, pick chosen = best and rejected = worst.
+
+Jurors, each giving a score in ``[0, 1]`` (higher is better):
+
+- ``env``: the env's verifiable episode reward rescaled by its reward range,
+  ``(reward - low) / (high - low)``, clipped to ``[0, 1]``;
+- ``ngram``: ``1 - penalty / max_penalty`` where ``penalty = (1 - unique n-grams / total n-grams) *
+  max_penalty`` over the generated tokens of all assistant turns (1 = no repetition);
+- every configured LLM judge (``dpo.jury.judges``), on the reply after the opening messages.
+
+The rollout's score is the weighted **mean** (or weighted **median**) of its juror scores, except
+that a rollout with a doom loop (:func:`lfmgym.stages.evaluate.episode_doom_loop`) gets the forced
+score ``doom_loop_score`` (default -1, below any juror score): it is always the rejected one.
+
+A group whose best and worst scores differ by at most ``tie_tolerance`` (all equal, e.g. every
+rollout correct and clean) carries no preference and is skipped; so is a group whose best and
+worst replies are the same text. Both are counted in the summary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Rollout", "Group", "Jury", "weighted_median", "ngram_score"]
+
+
+@dataclass
+class Rollout:
+    """One episode of a group: how it was decoded and what the env and jurors said."""
+
+    kind: str  # "sampled" or "greedy"
+    messages: list[dict[str, Any]]
+    reward: float
+    components: dict[str, float]
+    token_ids: list[list[int]]  # generated ids of each assistant turn
+    finished: list[bool]
+    doom_loop: bool = False
+    scores: dict[str, float] = field(default_factory=dict)
+    aggregate: float = 0.0
+
+    @property
+    def length(self) -> int:
+        return sum(len(t) for t in self.token_ids)
+
+    def summary(self, index: int) -> dict[str, Any]:
+        return {"index": index, "kind": self.kind, "reward": self.reward, "components": self.components,
+                "scores": self.scores, "aggregate": self.aggregate, "doom_loop": self.doom_loop,
+                "length": self.length, "turns": len(self.token_ids)}
+
+
+@dataclass
+class Group:
+    """All rollouts of one prompt."""
+
+    env: str
+    task_id: str
+    prompt: list[dict[str, Any]]
+    rollouts: list[Rollout]
+    reward_range: tuple[float, float] = (0.0, 1.0)
+
+
+def weighted_median(values: Sequence[float], weights: Sequence[float]) -> float:
+    """The smallest value whose cumulative weight reaches half the total (values sorted ascending);
+    the mean of the two middle values when the half falls exactly between them."""
+    pairs = sorted((v, w) for v, w in zip(values, weights) if w > 0)
+    if not pairs:
+        raise ValueError("weighted_median: no positive weight")
+    total = sum(w for _, w in pairs)
+    acc = 0.0
+    for i, (v, w) in enumerate(pairs):
+        acc += w
+        if abs(acc - total / 2) <= 1e-12 and i + 1 < len(pairs):
+            return (v + pairs[i + 1][0]) / 2
+        if acc > total / 2:
+            return v
+    return pairs[-1][0]
+
+
+def ngram_score(token_ids: Sequence[Sequence[int]], n: int, max_penalty: float, unit: str, text: str = "") -> float:
+    """``1 - penalty / max_penalty`` in ``[0, 1]`` (see the module docstring)."""
+    from lfmgym.rewards.ngram import ngram_repetition_penalty
+
+    if max_penalty == 0:
+        return 1.0
+    if unit == "token":
+        flat = [int(t) for turn in token_ids for t in turn]
+        penalty = ngram_repetition_penalty(flat, n=n, max_penalty=max_penalty, unit="token")
+    else:
+        penalty = ngram_repetition_penalty(text, n=n, max_penalty=max_penalty, unit="word")
+    return float(min(1.0, max(0.0, 1.0 - penalty / max_penalty)))
+
+
+def reply_text(prompt: list[dict[str, Any]], messages: list[dict[str, Any]]) -> str:
+    """The rollout after its opening, as a judge reads it (tool results included)."""
+    rest = messages[len(prompt):]
+    if len(rest) == 1:
+        return str(rest[0].get("content", ""))
+    return "\n".join(f"[{m.get('role')}] {m.get('content', '')}" for m in rest)
+
+
+class Jury:
+    """Scores groups and turns them into preference pairs (see the module docstring).
+
+    Args:
+        cfg: the ``dpo.jury`` config section.
+        judges: ``(name, judge, weight)`` for each LLM judge (``judge`` may offer ``score_batch``).
+    """
+
+    def __init__(self, cfg: dict, judges: Sequence[tuple[str, Any, float]] = ()):
+        self.cfg = cfg
+        self.judges = list(judges)
+        self.weights = {"env": cfg["env_weight"], "ngram": cfg["ngram_weight"]}
+        for name, _, w in self.judges:
+            self.weights[f"judge:{name}"] = float(w)
+        if not any(w > 0 for w in self.weights.values()):
+            raise ValueError("dpo.jury: every juror has weight 0; give env_weight, ngram_weight or a judge a weight")
+
+    def score(self, groups: Sequence[Group]) -> None:
+        """Fill ``scores`` and ``aggregate`` of every rollout (judges see all groups in one batch)."""
+        ng = self.cfg["ngram"]
+        for g in groups:
+            low, high = g.reward_range
+            for r in g.rollouts:
+                env_score = (r.reward - low) / (high - low) if high > low else float(r.reward >= high)
+                r.scores["env"] = float(min(1.0, max(0.0, env_score)))
+                text = "\n".join(m.get("content", "") for m in r.messages[len(g.prompt):] if m.get("role") == "assistant")
+                r.scores["ngram"] = ngram_score(r.token_ids, ng["n"], ng["max_penalty"], ng["unit"], text)
+        for name, judge, _ in self.judges:
+            items = [(g.prompt, reply_text(g.prompt, r.messages)) for g in groups for r in g.rollouts]
+            if hasattr(judge, "score_batch"):
+                values = judge.score_batch(items)
+            else:
+                values = [judge(p, c) for p, c in items]
+            it = iter(values)
+            for g in groups:
+                for r in g.rollouts:
+                    r.scores[f"judge:{name}"] = float(min(1.0, max(0.0, next(it))))
+        for g in groups:
+            for r in g.rollouts:
+                r.aggregate = self.aggregate(r)
+
+    def aggregate(self, r: Rollout) -> float:
+        if r.doom_loop:
+            return float(self.cfg["doom_loop_score"])
+        keys = [k for k in r.scores if self.weights.get(k, 0) > 0]
+        values = [r.scores[k] for k in keys]
+        weights = [self.weights[k] for k in keys]
+        if self.cfg["aggregate"] == "median":
+            return float(weighted_median(values, weights))
+        return float(sum(v * w for v, w in zip(values, weights)) / sum(weights))
+
+    def pairs(self, groups: Sequence[Group]) -> tuple[list[dict[str, Any]], dict[str, int]]:
+        """Preference rows (one per group with a preference) and the skip counts."""
+        rows, counts = [], {"groups": len(groups), "pairs": 0, "skipped_all_equal": 0, "skipped_identical": 0}
+        tol = self.cfg["tie_tolerance"]
+        for g in groups:
+            idx = range(len(g.rollouts))
+            # Among equal scores prefer the shorter reply as chosen and the longer as rejected.
+            best = max(idx, key=lambda i: (g.rollouts[i].aggregate, -g.rollouts[i].length, -i))
+            worst = min(idx, key=lambda i: (g.rollouts[i].aggregate, -g.rollouts[i].length, i))
+            chosen, rejected = g.rollouts[best], g.rollouts[worst]
+            if chosen.aggregate - rejected.aggregate <= tol:
+                counts["skipped_all_equal"] += 1
+                continue
+            c_msgs, r_msgs = chosen.messages[len(g.prompt):], rejected.messages[len(g.prompt):]
+            if c_msgs == r_msgs:
+                counts["skipped_identical"] += 1
+                continue
+            counts["pairs"] += 1
+            rows.append({
+                "env": g.env,
+                "task_id": g.task_id,
+                "prompt": g.prompt,
+                "chosen": c_msgs,
+                "rejected": r_msgs,
+                "chosen_index": best,
+                "rejected_index": worst,
+                "chosen_score": chosen.aggregate,
+                "rejected_score": rejected.aggregate,
+                "rollouts": [r.summary(i) for i, r in enumerate(g.rollouts)],
+            })
+        return rows, counts

@@ -1,0 +1,262 @@
+"""The training pipeline: base model -> SFT -> DPO -> GRPO, with an evaluation after each stage.
+
+``lfmgym pipeline CONFIG.yaml --out DIR`` (or :func:`run_pipeline`) runs the stages listed in the
+config, in order, each starting from the previous stage's model, and evaluates the base model
+and every stage on the same held-out tasks. The output directory::
+
+    DIR/config.json           the complete, validated config (a resume must match it)
+    DIR/base/model/           the starting model (+ tokenizer); base/eval.json its evaluation
+    DIR/<stage>/checkpoints/  trainer checkpoints (resume points)
+    DIR/<stage>/model/        the stage's final model; <stage>/eval.json, episodes.jsonl, log.jsonl
+    DIR/dpo/pairs.jsonl       the preference pairs with every juror score; dpo/jury.json the counts
+    DIR/results.json          [{"stage", "env", "success", "parse_rate", "doom_loop_greedy",
+                                "doom_loop_sampled", "mean_length", "n"}, ...]
+    DIR/results.md, results.png, timings.json
+
+Resuming (the default): a finished stage (its ``eval.json`` exists) is not run again; a stage
+killed while training restarts from its newest checkpoint; DPO pairs already on disk are reused.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from lfmgym.stages.common import StageProgress, load_model, read_json, save_model, training_tasks, write_json
+from lfmgym.stages.config import ConfigError, check_trainer_args, config_diff, load_config
+from lfmgym.stages.evaluate import ROW_KEYS, evaluate_model
+
+__all__ = ["run_pipeline", "build_base_model", "tokenizer_corpus", "write_results", "results_markdown", "plot_results"]
+
+ALL_STAGES = ("base", "sft", "dpo", "grpo")
+# Progress phases of each stage: training (+ rollouts for DPO) and its evaluation.
+PHASES = {"sft": 2, "dpo": 3, "grpo": 2}
+
+
+def _runner(stage: str):
+    if stage == "sft":
+        from lfmgym.stages.sft import run_sft
+
+        return run_sft
+    if stage == "dpo":
+        from lfmgym.stages.dpo import run_dpo
+
+        return run_dpo
+    if stage == "grpo":
+        from lfmgym.stages.grpo import run_grpo
+
+        return run_grpo
+    raise ValueError(f"unknown stage {stage!r}")
+
+
+def tokenizer_corpus(cfg: dict) -> list[str]:
+    """Text for a from-scratch tokenizer: every message of ``model.tokenizer_examples``
+    demonstrations per env (a training stream, never the held-out tasks)."""
+    from lfmgym.stages.common import make_env
+
+    texts = []
+    for name, e in cfg["envs"].items():
+        env = make_env(name, e["kwargs"])
+        for task in training_tasks(cfg, name, cfg["model"]["tokenizer_examples"], "tokenizer"):
+            texts.extend(m["content"] for m in env.demonstrate(task) if m.get("content"))
+    return texts
+
+
+def build_base_model(cfg: dict):
+    """The starting ``(model, tokenizer)``: a preset built from scratch, or a checkpoint loaded."""
+    from lfmgym.model.loading import load_model_and_tokenizer
+    from lfmgym.model.presets import PRESETS
+
+    m = cfg["model"]
+    if m["name"] in PRESETS:
+        if m["tokenizer"]:
+            from transformers import AutoTokenizer
+
+            from lfmgym.model.presets import build_model
+
+            tokenizer = AutoTokenizer.from_pretrained(m["tokenizer"])
+            return build_model(m["name"], tokenizer, seed=cfg["seed"], **m["overrides"]), tokenizer
+        return load_model_and_tokenizer(m["name"], tokenizer_texts=tokenizer_corpus(cfg), seed=cfg["seed"],
+                                        device="cpu", **m["overrides"])
+    if m["overrides"]:
+        raise ConfigError("model.overrides: only applies to a preset built from scratch, not to a checkpoint")
+    return load_model_and_tokenizer(m["name"], device="cpu")
+
+
+def _eval_stage(cfg: dict, stage: str, model_dir: Path, stage_dir: Path, progress: StageProgress) -> list[dict]:
+    path = stage_dir / "eval.json"
+    if path.is_file():
+        return read_json(path)
+    model, tokenizer = load_model(model_dir)
+    n_passes = len(cfg["envs"]) * (2 if cfg["eval"]["sampled"] else 1)
+    with progress.phase(f"{stage}: eval", total=n_passes):
+        rows = evaluate_model(model, tokenizer, cfg, stage=stage, out_dir=stage_dir, progress=progress)
+    write_json(path, rows)
+    return rows
+
+
+def _check_resume(out: Path, cfg: dict, resume: bool) -> None:
+    saved = out / "config.json"
+    if not saved.is_file():
+        return
+    if not resume:
+        for name in (*ALL_STAGES, "results.json", "results.md", "results.png", "timings.json", "config.json"):
+            p = out / name
+            if p.is_dir():
+                shutil.rmtree(p)
+            elif p.exists():
+                p.unlink()
+        return
+    prev = dict(read_json(saved))
+    now = dict(cfg)
+    # Extending or trimming the stage list is fine; each stage records what it started from.
+    prev.pop("stages", None)
+    now.pop("stages", None)
+    diff = config_diff(prev, now)
+    if diff:
+        raise ConfigError(
+            f"{diff}: differs from the config of the run already in {out}; resuming needs the same settings "
+            "(use another --out, or --no-resume to start over)"
+        )
+
+
+def run_pipeline(
+    config: str | Path | Mapping[str, Any],
+    out_dir: str | Path,
+    *,
+    resume: bool = True,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Run the pipeline of ``config`` into ``out_dir``; returns the ``results.json`` rows.
+
+    Args:
+        config: a YAML path or a config mapping (validated with :func:`load_config`).
+        out_dir: the run directory (created).
+        resume: continue a run already in ``out_dir`` (finished stages are kept, an interrupted
+            stage restarts from its newest checkpoint); ``False`` deletes it and starts over.
+        progress: show the rich progress display.
+
+    Raises:
+        ConfigError: naming the field, before any work starts.
+    """
+    cfg = load_config(config)
+    check_trainer_args(cfg)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _check_resume(out, cfg, resume)
+    write_json(out / "config.json", cfg)
+
+    n_phases = 1 + sum(PHASES[s] for s in cfg["stages"])
+    prog = StageProgress(progress, total_phases=n_phases, title="lfmgym pipeline").start()
+    timings: dict[str, float] = read_json(out / "timings.json") if (out / "timings.json").is_file() else {}
+    rows: list[dict[str, Any]] = []
+    try:
+        t0 = time.perf_counter()
+        base_dir = out / "base"
+        model_dir = base_dir / "model"
+        fresh = not (base_dir / "eval.json").is_file()
+        if not (model_dir / "config.json").is_file():
+            model, tokenizer = build_base_model(cfg)
+            save_model(model, tokenizer, model_dir)
+        rows += _eval_stage(cfg, "base", model_dir, base_dir, prog)
+        if fresh:
+            timings["base"] = timings.get("base", 0.0) + time.perf_counter() - t0
+        write_results(out, rows, timings)
+        previous = "base"
+        for stage in cfg["stages"]:
+            t0 = time.perf_counter()
+            stage_dir = out / stage
+            stage_dir.mkdir(parents=True, exist_ok=True)
+            origin = stage_dir / "stage.json"
+            if origin.is_file() and read_json(origin).get("from") != previous:
+                raise ConfigError(
+                    f"stages: {stage!r} in {out} was trained from {read_json(origin).get('from')!r}, now it would "
+                    f"start from {previous!r}; use another --out or --no-resume"
+                )
+            write_json(origin, {"stage": stage, "from": previous})
+            stage_model = stage_dir / "model"
+            fresh = not (stage_dir / "eval.json").is_file()
+            if not (stage_model / "config.json").is_file():
+                model, tokenizer = _runner(stage)(cfg, model_dir, stage_dir, prog)
+                save_model(model, tokenizer, stage_model)
+                del model
+            elif not (stage_dir / "eval.json").is_file():
+                prog.log(f"{stage}: model already trained, evaluating")
+            rows += _eval_stage(cfg, stage, stage_model, stage_dir, prog)
+            if fresh:  # wall time of the run that finished the stage
+                timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - t0
+            write_results(out, rows, timings)
+            model_dir, previous = stage_model, stage
+    finally:
+        prog.stop()
+    return rows
+
+
+# --------------------------------------------------------------------------- results
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
+    return str(v)
+
+
+def results_markdown(rows: list[dict[str, Any]], timings: dict[str, float] | None = None) -> str:
+    """The results table as markdown (one row per stage and env), plus stage wall times."""
+    lines = ["| " + " | ".join(ROW_KEYS) + " |", "|" + "---|" * len(ROW_KEYS)]
+    for r in rows:
+        lines.append("| " + " | ".join(_fmt(r.get(k)) for k in ROW_KEYS) + " |")
+    text = "\n".join(lines) + "\n"
+    if timings:
+        text += "\nWall time per stage (s, training + evaluation): " + ", ".join(
+            f"{k} {v:.0f}" for k, v in timings.items()) + f"; total {sum(timings.values()):.0f}\n"
+    text += (
+        "\nsuccess: share of held-out tasks solved (greedy); parse_rate: episodes whose every message parsed; "
+        "doom_loop_greedy / doom_loop_sampled: episodes with a turn that hit the token cap in a periodic loop "
+        "(greedy / sampled decoding); mean_length: generated tokens per episode (greedy); n: tasks per env.\n"
+    )
+    return text
+
+
+def plot_results(rows: list[dict[str, Any]], path: Path) -> None:
+    """Success per env and doom-loop ratios (mean over envs) by stage, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    stages = list(dict.fromkeys(r["stage"] for r in rows))
+    envs = list(dict.fromkeys(r["env"] for r in rows))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    for env in envs:
+        ys = [next((r["success"] for r in rows if r["stage"] == s and r["env"] == env), None) for s in stages]
+        ax1.plot(stages, ys, marker="o", label=env)
+    ax1.set_title("task success (held-out, greedy)")
+    ax1.set_ylim(-0.02, 1.02)
+    ax1.legend()
+    for key, label in (("doom_loop_greedy", "greedy"), ("doom_loop_sampled", "sampled")):
+        ys = []
+        for s in stages:
+            vals = [r[key] for r in rows if r["stage"] == s and r.get(key) is not None]
+            ys.append(sum(vals) / len(vals) if vals else None)
+        ax2.plot(stages, ys, marker="o", label=label)
+    ax2.set_title("doom-loop ratio (mean over envs)")
+    ax2.set_ylim(-0.02, 1.02)
+    ax2.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write_results(out: Path, rows: list[dict[str, Any]], timings: dict[str, float] | None = None) -> None:
+    """``results.json``, ``results.md``, ``results.png`` and ``timings.json`` in ``out``."""
+    write_json(out / "results.json", rows)
+    (out / "results.md").write_text(results_markdown(rows, timings))
+    if timings is not None:
+        write_json(out / "timings.json", timings)
+    plot_results(rows, out / "results.png")

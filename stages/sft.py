@@ -1,0 +1,102 @@
+"""Cold-start SFT: TRL's ``SFTTrainer`` on the environments' gold demonstrations.
+
+The seed talk's lesson: small models are sensitive to cold-start data, and every task that RL
+will train needs matching SFT examples. So the dataset is ``env.demonstrate(task)`` for tasks
+of *every* env in the mixture (split by the env weights), in TRL's conversational format::
+
+    {"messages": [{"role": "system", ...}, {"role": "user", ...},
+                  {"role": "assistant", "content": "<|tool_call_start|>[calculator(...)]<|tool_call_end|>"},
+                  {"role": "tool", "content": "579"}, {"role": "assistant", "content": "Answer: 579"}]}
+
+The env renders its tool schemas into the system message itself (``List of tools: [...]``,
+LFM2's layout), exactly as the model sees them when it plays the env, so the rows carry no
+separate ``tools`` column (the template would render the tools a second time).
+
+Loss: ``assistant_only_loss=True`` — only assistant tokens (including their end-of-turn token)
+are trained; the chat template's ``{% generation %}`` markers delimit them (TRL swaps in its
+training template when a tokenizer's template has none).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lfmgym.stages.common import (
+    StageProgress,
+    last_checkpoint,
+    make_env,
+    mixture_tasks,
+    quiet_trainer,
+    trainer_callback,
+)
+
+__all__ = ["build_sft_dataset", "sft_rows", "run_sft"]
+
+
+def sft_rows(cfg: dict, n: int | None = None) -> list[dict[str, Any]]:
+    """``n`` (default ``sft.examples``) conversational rows ``{"messages", "env", "task_id"}``."""
+    n = int(n if n is not None else cfg["sft"]["examples"])
+    envs = {name: make_env(name, e["kwargs"]) for name, e in cfg["envs"].items()}
+    rows = []
+    for name, task in mixture_tasks(cfg, n, "sft"):
+        rows.append({"messages": envs[name].demonstrate(task), "env": name, "task_id": task.id})
+    return rows
+
+
+def build_sft_dataset(cfg: dict, n: int | None = None):
+    """The cold-start dataset as a ``datasets.Dataset`` (columns: messages, env, task_id)."""
+    from datasets import Dataset
+
+    return Dataset.from_list(sft_rows(cfg, n))
+
+
+def precision_flags(cfg: dict) -> dict[str, bool]:
+    """TRL's bf16/fp16 flags from ``model.precision`` (TRL defaults to bf16, wrong on a CPU)."""
+    p = cfg["model"]["precision"]
+    return {"bf16": p == "bf16", "fp16": p == "fp16"}
+
+
+def run_sft(cfg: dict, model_dir: Path, stage_dir: Path, progress: StageProgress | None = None):
+    """Train from ``model_dir`` with the SFT settings of ``cfg``; returns the trained (model, tokenizer).
+
+    Checkpoints go to ``stage_dir/checkpoints`` every ``sft.save_steps``; an interrupted run
+    resumes from the newest one.
+    """
+    from trl import SFTConfig, SFTTrainer
+
+    from lfmgym.stages.common import load_model
+
+    s = cfg["sft"]
+    progress = progress or StageProgress(enabled=False)
+    model, tokenizer = load_model(model_dir)
+    dataset = build_sft_dataset(cfg)
+    ckpt_dir = stage_dir / "checkpoints"
+    args = SFTConfig(
+        output_dir=str(ckpt_dir),
+        max_steps=s["max_steps"],
+        learning_rate=s["learning_rate"],
+        per_device_train_batch_size=s["batch_size"],
+        gradient_accumulation_steps=s["gradient_accumulation_steps"],
+        lr_scheduler_type=s["lr_scheduler_type"],
+        warmup_steps=s["warmup_ratio"],
+        weight_decay=s["weight_decay"],
+        max_length=s["max_length"],
+        assistant_only_loss=True,
+        packing=False,
+        save_steps=s["save_steps"],
+        save_total_limit=2,
+        logging_steps=s["logging_steps"],
+        report_to=[],
+        disable_tqdm=True,
+        seed=cfg["seed"],
+        data_seed=cfg["seed"],
+        **precision_flags(cfg),
+        **s["trainer"],
+    )
+    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
+    quiet_trainer(trainer)
+    trainer.add_callback(trainer_callback(progress, stage_dir / "log.jsonl", ("loss", "mean_token_accuracy")))
+    with progress.phase("sft: training", total=s["max_steps"]):
+        trainer.train(resume_from_checkpoint=last_checkpoint(ckpt_dir))
+    return trainer.model, tokenizer
