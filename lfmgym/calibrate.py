@@ -151,10 +151,10 @@ def calibrate(
         n: tasks per tier.
         band: the target pass-rate band ``(low, high)``.
         group_size: GRPO group size ``G`` used to weight tiers by ``signal_probability``.
-        metric: judge a pass on this reward component (``components[metric] >= threshold``);
-            default: the total reward.
-        threshold: the pass threshold; default 0.5 for a metric, else the middle of the
-            env's declared ``reward_range``.
+        metric: judge a pass on this reward component (``components[metric] >= threshold``).
+        threshold: the pass threshold: 0.5 by default with ``metric``; without ``metric``, a
+            pass is ``reward >= threshold``. With neither, a pass is ``env.success(components)``
+            (the env's own notion, as eval's success rate uses).
         batch_size: episodes advanced together (one policy call per turn for the whole batch).
 
     Returns:
@@ -177,9 +177,8 @@ def calibrate(
         policy = policy(probe)
     by_tier = _tasks_by_tier(probe, n, seed)
     tasks = [t for tier_tasks in by_tier.values() for t in tier_tasks]
-    if threshold is None:
-        low, high = type(probe).reward_range
-        threshold = 0.5 if metric else low + 0.5 * (high - low)
+    if metric is not None and threshold is None:
+        threshold = 0.5
     records = run_episodes(factory, policy, tasks, seed=seed, batch_size=batch_size, progress=progress,
                            description=f"calibrate {probe.name}")
     names = getattr(probe, "difficulty_names", {}) or {}
@@ -193,8 +192,10 @@ def calibrate(
                 raise ValueError(f"metric: component {metric!r} not in the rewards of {probe.name} "
                                  f"(task {missing[0]}); known: {sorted(recs[0].components)}")
             passed = sum(r.components[metric] >= threshold for r in recs)
-        else:
+        elif threshold is not None:
             passed = sum(r.reward >= threshold for r in recs)
+        else:
+            passed = sum(bool(probe.success(r.components)) for r in recs)
         mean = sum(r.reward for r in recs) / len(recs) if recs else 0.0
         results.append(TierResult(tier, str(names.get(tier, "")), len(recs), int(passed), float(mean)))
     rates = {r.difficulty: r.pass_rate for r in results if r.n}
@@ -229,10 +230,11 @@ def _print(cal: Calibration) -> None:
     from rich.table import Table
 
     lo, hi = cal.band
-    table = Table(title=f"calibration of {cal.env} for {cal.model or 'policy'} (band {lo:.0%}-{hi:.0%}, G={cal.group_size})")
+    table = Table(title=f"calibrate {cal.env} with {cal.model or 'policy'}",
+                  caption=f"band {lo:.0%}-{hi:.0%}, weights by group signal (G={cal.group_size})")
     for col, justify in (("tier", "right"), ("name", "left"), ("n", "right"), ("pass rate", "right"),
-                         ("mean reward", "right"), ("in band", "center"), ("mix weight", "right")):
-        table.add_column(col, justify=justify)
+                         ("reward", "right"), ("in band", "center"), ("weight", "right")):
+        table.add_column(col, justify=justify, no_wrap=col != "name")
     for t in cal.tiers:
         table.add_row(str(t.difficulty), t.name, str(t.n), f"{t.pass_rate:.1%}", f"{t.mean_reward:.3f}",
                       "yes" if t.in_band else "", f"{t.weight:.3f}" if t.weight else "")
@@ -273,9 +275,9 @@ def add_commands(subparsers) -> None:
     p.add_argument("--band", type=float, nargs=2, default=[0.2, 0.8], metavar=("LOW", "HIGH"),
                    help="target pass-rate band (default 0.2 0.8)")
     p.add_argument("--group-size", type=int, default=8, help="GRPO group size used to weight tiers (default 8)")
-    p.add_argument("--metric", default=None, help="judge a pass on this reward component (default: total reward)")
+    p.add_argument("--metric", default=None, help="judge a pass on this reward component (default: the env's success rule)")
     p.add_argument("--threshold", type=float, default=None,
-                   help="pass threshold (default: 0.5 for --metric, else the middle of the reward range)")
+                   help="pass threshold on --metric (default 0.5), or on the total reward without --metric")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature, as in training (default 1.0)")
     p.add_argument("--max-new-tokens", type=int, default=256)
     p.add_argument("--batch-size", type=int, default=64, help="episodes generated together")

@@ -361,6 +361,19 @@ class Env(gymnasium.Env):
         """Weighted sum of the components (weight 0 or absent = metric only)."""
         return float(sum(self.reward_weights.get(k, 0.0) * v for k, v in components.items()))
 
+    def success(self, components: dict[str, float]) -> bool:
+        """Whether an episode with these components solved its task (eval's success rate, pass@k).
+
+        Default: a ``success`` or ``correct`` component reached 1 when the env reports one; else
+        the weighted task reward (the repetition penalty aside) reached the top of ``reward_range``.
+        Override when an env has a better notion.
+        """
+        for key in ("success", "correct"):
+            if key in components:
+                return components[key] >= 1.0 - 1e-9
+        task_reward = sum(w * components.get(k, 0.0) for k, w in self.reward_weights.items() if k != "repetition")
+        return task_reward >= type(self).reward_range[1] - 1e-6
+
     def score_transcript(self, task: Task, messages: list[dict[str, Any]]) -> tuple[float, dict[str, float]]:
         """Replay a full transcript's assistant turns through a fresh episode of ``task`` and score it.
 

@@ -183,12 +183,20 @@ def as_id_batch(seqs: Any, unit: str = "token") -> IdBatch:
             words = text_units(text, "word")
             rows.append(np.fromiter((vocab.setdefault(w, len(vocab)) for w in words), dtype=np.uint64, count=len(words)))
 
+    return _pack_rows(rows)
+
+
+def _pack_rows(rows: list[np.ndarray]) -> IdBatch:
+    """Right-pad 1-D unsigned rows into an :class:`IdBatch` with a few whole-batch operations."""
     lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
     width = int(lengths.max()) if len(rows) else 0
-    top = max((int(r.max()) for r in rows if len(r)), default=0)
-    batch = IdBatch(len(rows), width, top, lengths)
-    for i, r in enumerate(rows):
-        batch.ids[i, : len(r)] = r
+    nonempty = [r for r in rows if len(r)]
+    flat = np.concatenate(nonempty) if nonempty else np.zeros(0, dtype=np.uint64)
+    batch = IdBatch(len(rows), width, int(flat.max()) if flat.size else 0, lengths)
+    if flat.size == len(rows) * width:
+        batch.ids[...] = flat.reshape(len(rows), width)
+    else:  # row-major mask order is exactly the concatenation order
+        batch.ids[np.arange(width)[None, :] < lengths[:, None]] = flat
     return batch
 
 

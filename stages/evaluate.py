@@ -12,7 +12,7 @@ Definitions (per episode, averaged over the env's held-out tasks):
   episode reached the env's maximum task reward (repetition penalty aside).
 - ``parse_rate``: share of episodes in which every assistant message parsed (``parse_ok``).
 - ``doom_loop_*``: share of episodes with at least one assistant turn that is a doom loop
-  (:func:`lfmgym.rewards.detect_doom_loop`: hit the token cap without end-of-turn *and* has a
+  (:func:`lfmgym.rewards.doom_loop.detect_doom_loop`: hit the token cap without end-of-turn *and* has a
   periodic tail).
 - ``mean_length``: generated tokens per episode, all assistant turns together (greedy pass).
 """
@@ -31,13 +31,12 @@ ROW_KEYS = ("stage", "env", "success", "parse_rate", "doom_loop_greedy", "doom_l
 
 
 def is_doom_loop(token_ids: list[int] | None, finished: bool) -> bool:
-    """One generation's doom-loop verdict (see :func:`lfmgym.rewards.detect_doom_loop`)."""
-    from lfmgym.rewards import detect_doom_loop
+    """One generation's doom-loop verdict (see :func:`lfmgym.rewards.doom_loop.detect_doom_loop`)."""
+    from lfmgym.rewards.doom_loop import detect_doom_loop
 
-    if token_ids is None:
+    if not token_ids:
         return False
-    verdict = detect_doom_loop(list(token_ids), finished=finished)
-    return bool(getattr(verdict, "loop", verdict))
+    return bool(detect_doom_loop([int(t) for t in token_ids], finished, unit="token", metrics=False).loop)
 
 
 def episode_doom_loop(generations) -> bool:

@@ -97,6 +97,14 @@ def test_calibrate_with_a_metric_and_a_policy_factory():
         calibrate(EchoEnv, OraclePolicy, n=2, metric="nope")
 
 
+def test_calibrate_reward_threshold():
+    # Every oracle answer earns reward 1, so no tier passes a threshold above it.
+    cal = calibrate(EchoEnv, OraclePolicy, n=2, threshold=1.5)
+    assert all(t.pass_rate == 0.0 for t in cal.tiers)
+    cal = calibrate(EchoEnv, OraclePolicy, n=2, threshold=0.9)
+    assert all(t.pass_rate == 1.0 for t in cal.tiers)
+
+
 def test_calibrate_fixed_tasks_are_grouped_by_difficulty():
     tasks = [Task(id=f"t{i}", prompt="Say a.", answer="a", difficulty=i % 2) for i in range(7)]
     cal = calibrate(lambda: EchoEnv(tasks=tasks), OraclePolicy, n=3)

@@ -180,6 +180,9 @@ def test_file_size_open_files_and_tmpfs_are_limited():
     with small_box(max_file_size_mb=1, max_open_files=64, tmp_size_mb=4) as box:
         big = box.run("open('big', 'wb').write(b'x' * (2 * 1024 ** 2))")
         assert big.limit == "file_size" and "File too large" in big.error
+        memfd = box.run("import os\nfd = os.memfd_create('hidden')\nfor _ in range(3):\n    print(os.write(fd, b'x' * 1024 ** 2))")
+        assert memfd.limit == "file_size" and memfd.stdout == "1048576\n"  # memory hidden in files is bounded too
+        box.run("os.close(fd)")
         files = box.run("handles = [open(f'f{i}', 'w') for i in range(200)]")
         assert files.limit == "open_files"
         box.run("for h in handles: h.close()\ndel handles")
@@ -339,4 +342,27 @@ def test_closing_the_protocol_pipe_is_a_clean_crash():
             "import time\ntime.sleep(30)"
         )
         assert result.state_lost and result.error
+        assert_healthy(box)
+
+
+def test_user_namespace_mode_gives_bwrap_pid1_no_host_secrets(monkeypatch):
+    """Without root, bwrap's pid 1 runs as the sandbox's own uid, so /proc/1/environ is readable
+    from inside: only the scrubbed start of bwrap keeps host secrets out of it."""
+    from lfmgym.sandbox import isolation
+
+    monkeypatch.setenv("LFMGYM_TEST_SECRET", "hunter2-secret-token")
+    monkeypatch.setattr(isolation, "running_as_root", lambda: False)
+    with small_box() as box:
+        result = box.run(
+            "import os\n"
+            "print(os.getuid())\n"
+            "print(repr(open('/proc/1/environ').read()))\n"
+            "print(sorted(os.listdir('/')))"
+        )
+        assert result.ok, result.error
+        uid, environ1, root = result.stdout.splitlines()
+        assert uid == "65534" and "hunter2" not in environ1 and "LFMGYM" not in environ1
+        assert "work" not in root
+        box.run("x = 1")
+        assert box.run("x + 1").stdout == "2\n"
         assert_healthy(box)

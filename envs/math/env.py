@@ -16,7 +16,9 @@ from scratch can learn the format quickly::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import bisect
+import itertools
+from collections.abc import Callable, Mapping
 from fractions import Fraction
 from typing import Any, ClassVar
 
@@ -61,7 +63,8 @@ class MathEnv(Env):
         super().__init__(**kwargs)
         self.difficulty_weights = self._check_weights(difficulty_weights)
 
-    def _check_weights(self, weights: Mapping[int | str, float] | None) -> tuple[list[int], np.ndarray] | None:
+    def _check_weights(self, weights: Mapping[int | str, float] | None) -> tuple[list[int], list[float]] | None:
+        """``(tiers, cumulative probabilities)`` from a ``{tier: weight}`` mapping."""
         if weights is None:
             return None
         tiers, probs = [], []
@@ -79,7 +82,7 @@ class MathEnv(Env):
         total = sum(probs)
         if total <= 0:
             raise ValueError("difficulty_weights: the weights must not all be zero")
-        return tiers, np.asarray(probs) / total
+        return tiers, list(itertools.accumulate(p / total for p in probs))
 
     # ------------------------------------------------------------------ tasks
 
@@ -87,12 +90,20 @@ class MathEnv(Env):
         return generate(rng, difficulty)
 
     def sample_task(self, rng: np.random.Generator | int | None = None, difficulty: int | None = None) -> Task:
-        if self.difficulty_weights is not None and difficulty is None and self.difficulty is None and self.fixed_tasks is None:
-            if not isinstance(rng, np.random.Generator):
-                rng = np.random.default_rng(rng)
-            tiers, probs = self.difficulty_weights
-            difficulty = tiers[int(rng.choice(len(tiers), p=probs))]
-        return super().sample_task(rng, difficulty)
+        if self.fixed_tasks is not None:
+            return super().sample_task(rng, difficulty)
+        if not isinstance(rng, np.random.Generator):
+            rng = np.random.default_rng(rng)
+        if difficulty is None:
+            difficulty = self.difficulty
+        if difficulty is None:
+            # Drawn from raw bits rather than with rng.choice, which costs more than a whole task.
+            if self.difficulty_weights is None:
+                difficulty = self.difficulties[int(rng.bit_generator.random_raw()) % len(self.difficulties)]
+            else:
+                tiers, cumulative = self.difficulty_weights
+                difficulty = tiers[min(bisect.bisect_right(cumulative, rng.random()), len(tiers) - 1)]
+        return self.generate_task(rng, difficulty)
 
     def system_prompt(self, task: Task) -> str:
         return self._SYSTEM
@@ -105,7 +116,9 @@ class MathEnv(Env):
         text = episode.final_answer
         if text is None:  # truncated before any final answer
             return {"correct": 0.0, "answer_extracted": 0.0}
-        result = math_reward(text, str(task.answer), allow_percent=bool(task.meta.get("allow_percent", False)))
+        # prompt=: a completion that copies the question back earns no fallback answer
+        result = math_reward(text, str(task.answer), allow_percent=bool(task.meta.get("allow_percent", False)),
+                             prompt=task.prompt)
         return {"correct": float(result["reward"]), "answer_extracted": float(result["answer_extracted"])}
 
     # ------------------------------------------------------------------ demonstrations

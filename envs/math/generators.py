@@ -286,14 +286,14 @@ def linear_equation(rng: np.random.Generator, tier: int) -> Task:
 
 GENERATORS: dict[int, tuple[str, Callable[[np.random.Generator, int], Task]]] = {
     0: ("1-digit addition", one_digit_addition),
-    1: ("2-digit addition and subtraction", two_digit_add_sub),
+    1: ("2-digit add/subtract", two_digit_add_sub),
     2: ("3-digit addition", three_digit_addition),
-    3: ("3-digit subtraction, 2-digit by 1-digit multiplication", sub_and_small_mul),
-    4: ("2-digit multiplication, exact division", mul_and_division),
+    3: ("3-digit subtract, 2x1-digit multiply", sub_and_small_mul),
+    4: ("2x2-digit multiply, exact divide", mul_and_division),
     5: ("two-step expressions", two_step_expression),
     6: ("4- and 5-digit arithmetic", big_arithmetic),
     7: ("two-step word problems", word_problem),
-    8: ("fractions and percentages", fraction_or_percent),
+    8: ("fractions, percentages", fraction_or_percent),
     9: ("linear equations", linear_equation),
 }
 

@@ -58,7 +58,7 @@ def bfcl_category(task_id: str) -> tuple[str, str]:
 
 def _normalize(schema: Any, keep_types: bool) -> Any:
     """A BFCL parameter schema as JSON schema (recursively); ``keep_types=False`` drops the types
-    (used to check Java/JavaScript calls, whose values are code strings, by name only)."""
+    (and enums) so that only parameter names are checked."""
     if not isinstance(schema, dict):
         return schema
     out = {}
@@ -67,6 +67,8 @@ def _normalize(schema: Any, keep_types: bool) -> Any:
             mapped = _JSON_TYPE.get(str(value).lower(), None) if isinstance(value, str) else None
             if keep_types and mapped is not None:
                 out["type"] = mapped
+        elif key == "enum" and not keep_types:
+            continue
         elif key == "properties" and isinstance(value, dict):
             out[key] = {k: _normalize(v, keep_types) for k, v in value.items()}
         elif key == "items":
@@ -88,14 +90,17 @@ class DeclaredToolbox(Toolbox):
     with acceptable arguments returns ``result``; unknown tools and bad arguments give the same
     error results (and error kinds) as :class:`lfmgym.tools.Toolbox`.
 
+    Only argument *names* are checked here (unknown, or required and missing): BFCL values
+    follow the language's own rules (a variable name where an object is expected, Java source
+    strings, ...) that the AST matcher applies when scoring, so judging types here too would
+    penalise answers the ground truth accepts.
+
     Args:
         functions: BFCL function docs (``name``, ``description``, ``parameters``).
-        language: ``python`` checks argument types; ``java``/``javascript`` arguments are code
-            strings, so only their names (unknown / missing required) are checked.
         result: the neutral text every accepted call returns.
     """
 
-    def __init__(self, functions: list[dict[str, Any]], language: str = "python", result: str = NEUTRAL_RESULT):
+    def __init__(self, functions: list[dict[str, Any]], result: str = NEUTRAL_RESULT):
         super().__init__(())
         self.result = result
         self._checks: dict[str, dict] = {}
@@ -104,7 +109,7 @@ class DeclaredToolbox(Toolbox):
             if name in self._schemas:
                 raise ValueError(f"duplicate tool name {name!r}")
             self._schemas[name] = declared_schema(doc)
-            self._checks[name] = declared_schema(doc, keep_types=language == "python")
+            self._checks[name] = declared_schema(doc, keep_types=False)
             self._fns[name] = self._neutral
 
     def _neutral(self, **_: Any) -> str:
@@ -121,27 +126,37 @@ class DeclaredToolbox(Toolbox):
         return ToolResult(call, self.result)
 
 
-def _canonical(accepted: Any) -> tuple[bool, Any]:
-    """The demonstration's value for one parameter: the first accepted value that is not ``""``.
-    Returns ``(present, value)``; absent when ``""`` (= may be omitted) is all there is."""
-    for value in accepted if isinstance(accepted, list) else [accepted]:
-        if value == "":
-            continue
-        if isinstance(value, dict):  # nested object: each of its keys has accepted values too
-            inner = {k: v for k, (ok, v) in ((k, _canonical(a)) for k, a in value.items()) if ok}
-            return True, inner
-        return True, value
-    return False, None
+def _canonical(accepted: Any, required: bool = False) -> tuple[bool, Any]:
+    """The demonstration's value for one parameter. Returns ``(present, value)``: absent when
+    ``""`` (= may be omitted) is accepted and the schema does not require it (leaving an optional
+    parameter out is always right and keeps the call short); else the first other accepted
+    value, with nested objects (whose keys hold accepted-value lists of their own) resolved the
+    same way."""
+    options = accepted if isinstance(accepted, list) else [accepted]
+    values = [v for v in options if v != ""]
+    if not values or ("" in options and not required):
+        return False, None
+    return True, _resolve(values[0])
 
 
-def canonical_calls(ground_truth: list[dict[str, dict[str, list]]]) -> list[ToolCall]:
-    """One concrete call per ground-truth entry (the demonstration's calls)."""
+def _resolve(value: Any) -> Any:
+    if isinstance(value, dict):  # {key: [accepted values]}
+        return {k: v for k, (ok, v) in ((k, _canonical(a)) for k, a in value.items()) if ok}
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return [_resolve(v) for v in value]  # a list of such objects
+    return value
+
+
+def canonical_calls(ground_truth: list[dict[str, dict[str, list]]], functions: list[dict] | None = None) -> list[ToolCall]:
+    """One concrete call per ground-truth entry (the demonstration's calls); ``functions`` (the
+    docs) tell which parameters are required."""
+    required = {f["name"]: set((f.get("parameters") or {}).get("required") or []) for f in functions or []}
     calls = []
     for entry in ground_truth:
         for name, params in entry.items():
             args = {}
             for param, accepted in params.items():
-                present, value = _canonical(accepted)
+                present, value = _canonical(accepted, param in required.get(name, ()))
                 if present:
                     args[param] = value
             calls.append(ToolCall(name, args))

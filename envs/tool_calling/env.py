@@ -19,27 +19,33 @@ Reward components (every episode reports all of the weighted ones):
 =================  ======  =====================================================================
 component          weight  value
 =================  ======  =====================================================================
-``calls``          0.5     1 if every call of the episode, in order, AST-matches the gold calls
+``calls``          0.5     1 if the calls of the whole episode pair one-to-one (in any order)
+                           with the gold calls, each AST-matching its gold entry
                            (:func:`lfmgym.rewards.toolcall_ast.match_calls`; no call at all is
                            the gold of irrelevance tasks), else 0
-``outcome``        0.5     1 if the task's end checks pass: ``state`` and ``answer`` where they
-                           apply; BFCL tasks (nothing to execute) need ``calls`` and a closing
-                           text reply
+``outcome``        0.5     1 if the calls match, the episode ended with a text reply and the
+                           task's end checks pass: ``state`` and ``answer`` where they apply
+                           (BFCL tasks execute nothing: there, the calls are the outcome). An
+                           answer the model knew without the tools earns nothing
 ``unknown_tool``   -0.1    1 if any call named a tool that does not exist
 ``invalid_args``   -0.1    1 if any call had wrong/missing arguments or made the tool raise
 ``malformed``      -0.1    1 if any assistant message had unparseable tool-call markup
 =================  ======  =====================================================================
 
 Metrics (weight 0): ``state`` (stateful tasks: the store's end state equals the one the gold
-calls produce), ``answer`` (tasks with a result to report: the final text contains every expected
-value and none of the forbidden ones), ``finished`` (the episode ended with a text reply), and
-one flag per failure kind of the call match: ``wrong_function``, ``wrong_value``,
-``missing_call``, ``extra_call`` (plus ``malformed`` above). The matcher's reason is kept in
-``episode.state["calls_match"]``.
+calls produce), ``answer`` (tasks with a result to report: the final text, at most 400
+characters, mentions every expected value and no forbidden one; irrelevance questions need
+exactly the right option), ``finished`` (the episode ended with a text reply), and one 0/1 flag
+per failure kind of the call match: ``wrong_function`` (a call to another tool), ``wrong_value``
+(a wrong or mistyped argument value), ``wrong_params`` (a missing or unknown parameter),
+``missing_call``, ``extra_call`` (too many calls, or any call where none fits), plus
+``malformed`` above. The matcher's verdict and reason (``valid``, ``kind``, ``error``) are
+kept in ``episode.state["calls_match"]``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -54,10 +60,10 @@ from lfmgym.envs.tool_calling.bfcl import DeclaredToolbox, bfcl_files, canonical
 from lfmgym.envs.tool_calling.store import Store
 from lfmgym.envs.tool_calling.tasks import SHAPES, TIER_SHAPES, make_task, stateless_tool, store_tool
 
-__all__ = ["ToolCallingEnv", "FAILURE_KINDS"]
+__all__ = ["ToolCallingEnv", "FAILURE_FLAGS", "mentions"]
 
 # The failure kinds reported as separate 0/1 metrics (``malformed`` is also a penalty).
-FAILURE_KINDS: tuple[str, ...] = ("wrong_function", "wrong_value", "missing_call", "extra_call", "malformed")
+FAILURE_FLAGS: tuple[str, ...] = ("wrong_function", "wrong_value", "wrong_params", "missing_call", "extra_call", "malformed")
 
 _SHAPE_TIER = {shape: tier for tier, shapes in TIER_SHAPES.items() for shape in shapes}
 
@@ -86,6 +92,8 @@ class ToolCallingEnv(Env):
     reward_weights = {"calls": 0.5, "outcome": 0.5, "unknown_tool": -0.1, "invalid_args": -0.1, "malformed": -0.1}
     reward_range = (-0.3, 1.0)
     default_max_turns: ClassVar[int] = 5
+    # A final answer is a sentence or two; a longer one is candidate stuffing, not an answer.
+    max_answer_chars: ClassVar[int] = 400
 
     _SYSTEM = "Use the tools when they help, then answer briefly."
 
@@ -103,6 +111,7 @@ class ToolCallingEnv(Env):
         super().__init__(**kwargs)
         self.shapes = tuple(shapes) if shapes else None
         self._episode_store: Store | None = None
+        self._docs: dict[tuple, list[dict[str, Any]]] = {}
 
     # ------------------------------------------------------------------ tasks and tools
 
@@ -119,17 +128,13 @@ class ToolCallingEnv(Env):
         if task.meta.get("source") == "bfcl":
             return []  # documentation-only functions: see make_toolbox
         store = Store(task.meta["store"]) if task.meta.get("store") is not None else None
-        self._episode_store = store
-        out = []
-        for key, shown in task.meta["tools"]:
-            fn = getattr(store, key) if store_tool(key) else stateless_tool(key)
-            out.append((shown, fn))
-        return out
+        self._episode_store = store  # on_reset hands it to the episode for the scorer
+        return _bind(task, store)
 
     def make_toolbox(self, task: Task) -> Toolbox:
         """The episode's toolbox: real tools, or the declared (non-executable) BFCL functions."""
         if task.meta.get("source") == "bfcl":
-            return DeclaredToolbox(task.meta["functions"], task.meta.get("language", "python"))
+            return DeclaredToolbox(task.meta["functions"])
         return Toolbox(self.tools(task))
 
     def system_prompt(self, task: Task) -> str:
@@ -158,7 +163,7 @@ class ToolCallingEnv(Env):
     def gold_turns(self, task: Task) -> list[list[ToolCall]]:
         """The canonical calls of each assistant turn of the demonstration."""
         if task.meta.get("source") == "bfcl":
-            calls = canonical_calls(task.answer)
+            calls = canonical_calls(task.answer, task.meta["functions"])
             return [calls] if calls else []
         return [[ToolCall(c["name"], c["arguments"]) for c in turn] for turn in task.meta["turns"]]
 
@@ -181,19 +186,102 @@ class ToolCallingEnv(Env):
         if task.meta.get("source") == "bfcl" or task.meta.get("store") is None:
             return None
         store = Store(task.meta["store"])
-        toolbox = Toolbox(store.tools({key: shown for key, shown in task.meta["tools"] if store_tool(key)}))
+        methods = {shown: getattr(store, key) for key, shown in task.meta["tools"] if store_tool(key)}
         for turn in self.gold_turns(task):
             for call in turn:
-                if call.name in toolbox:
-                    toolbox.call(call)
+                if call.name in methods:
+                    methods[call.name](**call.arguments)
         return store.snapshot()
 
     # ------------------------------------------------------------------ scoring
 
-    def score(self, task: Task, episode: Episode) -> dict[str, float]:
-        from lfmgym.rewards.qa import mentions_all  # noqa: F401  (resolved below)
+    def answer_ok(self, task: Task, text: str) -> bool:
+        """The final-answer check: brief (at most ``max_answer_chars``), mentions every expected
+        value and no forbidden one; for ``exact`` tasks, exactly the expected answer."""
+        from lfmgym.rewards.qa import exact_match
 
-        raise NotImplementedError
+        if len(text) > self.max_answer_chars:
+            return False
+        if task.meta.get("exact"):
+            return bool(exact_match(text, task.meta["expect"][0]))
+        return all(mentions(text, e) for e in task.meta["expect"]) and not any(mentions(text, f) for f in task.meta["forbid"])
+
+    def functions(self, task: Task) -> list[dict[str, Any]]:
+        """The function docs the model was shown (what the AST matcher checks calls against)."""
+        if task.meta.get("source") == "bfcl":
+            return task.meta["functions"]
+        key = tuple(map(tuple, task.meta["tools"]))
+        if key not in self._docs:
+            store = Store(task.meta["store"]) if task.meta.get("store") is not None else None
+            self._docs[key] = [s["function"] for s in Toolbox(_bind(task, store)).schemas]
+        return self._docs[key]
+
+    def score(self, task: Task, episode: Episode) -> dict[str, float]:
+        from lfmgym.rewards.toolcall_ast import match_calls
+
+        bfcl = task.meta.get("source") == "bfcl"
+        match = match_calls(episode.tool_calls, task.answer, self.functions(task),
+                            language=task.meta.get("language", "python"), category=task.meta.get("shape"))
+        episode.state["calls_match"] = {"valid": match.valid, "kind": match.kind, "error": match.error}
+        finished = episode.final_answer is not None
+        components = {"calls": float(match.valid), "finished": float(finished)}
+
+        checks = []
+        expected = self.expected_state(task)
+        if expected is not None:
+            store = episode.state.get("store")
+            components["state"] = float(store is not None and store.snapshot() == expected)
+            checks.append(components["state"])
+        if not bfcl and (task.meta["expect"] or task.meta["forbid"]):
+            components["answer"] = float(finished and self.answer_ok(task, episode.final_answer or ""))
+            checks.append(components["answer"])
+        # Gated on the calls: an answer the model knew without (or despite) the tools earns nothing.
+        components["outcome"] = float(match.valid and finished and all(checks))
+
+        kinds = [e.split(":", 1)[0] for e in episode.tool_errors]
+        components["unknown_tool"] = float("unknown_tool" in kinds)
+        components["invalid_args"] = float("invalid_arguments" in kinds or "tool_raised" in kinds)
+        components["malformed"] = float(bool(episode.parse_errors))
+        flags = _FAILURE_FLAGS.get(match.kind or "", ())
+        for flag in ("wrong_function", "wrong_value", "wrong_params", "missing_call", "extra_call"):
+            components[flag] = float(flag in flags)
+        return components
+
+
+def _bind(task: Task, store: Store | None) -> list[tuple[str, Callable]]:
+    """``(shown name, function)`` for each tool of a generated task; store tools bound to ``store``."""
+    return [(shown, getattr(store, key) if store_tool(key) else stateless_tool(key)) for key, shown in task.meta["tools"]]
+
+
+# match_calls' failure kinds -> the failure flags reported as metrics.
+_FAILURE_FLAGS: dict[str, tuple[str, ...]] = {
+    "wrong_name": ("wrong_function",),
+    "wrong_value": ("wrong_value",),
+    "wrong_type": ("wrong_value",),
+    "missing_param": ("wrong_params",),
+    "unknown_param": ("wrong_params",),
+    "missing_call": ("missing_call",),
+    "extra_call": ("extra_call",),
+    "no_call_expected": ("extra_call",),
+}
+
+_NUMBER = re.compile(r"(?<![\w.])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,])|(?<![\w.])-?\d+(?:\.\d+)?")
+
+
+def mentions(text: str, expected: str) -> bool:
+    """Does ``text`` state ``expected``? Numbers compare by value (``29,900`` == ``29900.0``); other
+    strings as whole words after SQuAD normalization (:func:`lfmgym.rewards.qa.normalize_answer`),
+    so ``'Lima.'`` mentions ``lima`` but ``'Limassol'`` does not."""
+    from lfmgym.rewards.qa import normalize_answer
+
+    try:
+        target = float(expected)
+    except ValueError:
+        words, want = normalize_answer(text).split(), normalize_answer(expected).split()
+        if not want:
+            return False
+        return any(words[i : i + len(want)] == want for i in range(len(words) - len(want) + 1))
+    return any(abs(float(m.replace(",", "")) - target) <= 1e-9 * max(1.0, abs(target)) for m in _NUMBER.findall(text))
 
 
 def _load_bfcl(spec: str | Path | Sequence[str | Path]) -> list[Task]:

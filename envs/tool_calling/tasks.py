@@ -22,8 +22,9 @@ The gold calls are stored in BFCL ``possible_answer`` form as ``Task.answer``:
 ``[{tool_name: {param: [accepted values]}}, ...]``. ``Task.meta`` holds what the demonstration
 and the scorer need: ``shape``, ``tools`` (``[catalog key, shown name]`` pairs), ``turns`` (the
 canonical calls of each assistant turn), ``final`` (the demonstration's closing text),
-``expect``/``forbid`` (strings the final answer must / must not contain) and ``store`` (the
-initial state of the stateful suite, ``None`` for stateless tasks).
+``expect``/``forbid`` (strings the final answer must / must not contain), ``exact`` (the final
+answer must be exactly ``expect[0]``: irrelevance questions) and ``store`` (the initial state of
+the stateful suite, ``None`` for stateless tasks).
 """
 
 from __future__ import annotations
@@ -120,6 +121,7 @@ class Request:
     final: str
     expect: list[str] = field(default_factory=list)
     forbid: list[str] = field(default_factory=list)
+    exact: bool = False  # the final answer must be exactly ``expect[0]`` (SQuAD-normalized)
 
 
 class Context:
@@ -519,8 +521,8 @@ _WORDS = ("cat", "zebra", "apple", "river", "moon", "pencil", "garden", "sky", "
 def req_choice(ctx: Context) -> Request:
     """A question any tool is useless for, answered from the prompt itself: which of two options.
 
-    The final answer must name the right option and not the other, so a reply that copies the
-    question back (both options) or declines earns nothing."""
+    The final answer must be exactly the right option (SQuAD-normalized, so "42." is fine): a reply
+    that copies the question back, lists candidates, or declines earns nothing."""
     kind = int(ctx.rng.integers(4))
     if kind < 2:
         a, b = (int(x) for x in ctx.rng.choice(np.arange(1, 1000), 2, replace=False))
@@ -528,7 +530,7 @@ def req_choice(ctx: Context) -> Request:
         right, wrong = (max(a, b), min(a, b)) if larger else (min(a, b), max(a, b))
         word = ctx.pick(("larger", "bigger", "greater")) if larger else ctx.pick(("smaller", "lower"))
         sentence = ctx.pick((f"Which is {word}, {a} or {b}?", f"Which number is {word}: {a} or {b}?", f"Of {a} and {b}, which is {word}?"))
-        return Request(sentence, [], f"{right}.", [str(right)], [str(wrong)])
+        return Request(sentence, [], f"{right}.", [str(right)], [str(wrong)], exact=True)
     while True:
         a, b = (str(w) for w in ctx.rng.choice(_WORDS, 2, replace=False))
         if a not in b and b not in a and (kind == 3 or len(a) != len(b)):
@@ -539,7 +541,7 @@ def req_choice(ctx: Context) -> Request:
     else:
         right, wrong = (a, b) if a < b else (b, a)
         sentence = ctx.pick((f"Which comes first in alphabetical order: '{a}' or '{b}'?", f"Sort '{a}' and '{b}' alphabetically: which is first?"))
-    return Request(sentence, [], f"{right}.", [right], [wrong])
+    return Request(sentence, [], f"{right}.", [right], [wrong], exact=True)
 
 
 # --------------------------------------------------------------------------- assembly
@@ -592,7 +594,7 @@ def _shown_tools(ctx: Context, shape: str, needed: list[str], n_calls: int) -> l
         "multiple": int(ctx.rng.integers(1, 3)),
         "irrelevance": 2,
         "parallel": int(ctx.rng.integers(0, 2)),
-        "parallel_multiple": int(ctx.rng.integers(0, 2)),
+        "parallel_multiple": 0,  # two different tools are already a choice
         "multi_step": int(ctx.rng.integers(0, 2)),
     }[shape]
     extra = min(extra, 3 - len(needed)) if n_calls < 3 else 0
@@ -660,6 +662,7 @@ def make_task(rng: np.random.Generator, difficulty: int, shape: str | None = Non
         "final": " ".join(r.final for r in requests),
         "expect": [e for r in requests for e in r.expect],
         "forbid": [f for r in requests for f in r.forbid],
+        "exact": any(r.exact for r in requests),
         # Store tools shown only as distractors still need a store behind them.
         "store": ctx.store.spec() if any(store_tool(t) for t in tools) else None,
     }

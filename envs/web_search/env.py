@@ -9,8 +9,9 @@ any registered search backend (``lfmgym_search_backends``) can replace FTS5, e.g
 Tools: ``search(query, k)`` lists ``[id] title`` with a snippet per hit; ``open(url_or_id)``
 returns the page text, truncated with a marker.
 
-Reward: ``0.5 * exact_match + 0.5 * f1`` of the final answer against the gold aliases (SQuAD
-normalization, :mod:`lfmgym.rewards.qa`). Metrics: ``searches`` made, ``gold_retrieved`` (share
+Reward: ``0.5 * exact_match + 0.5 * f1`` of the final answer (``extract_qa_answer``: "Answer: X"
+counts as X, hedging as nothing) against the gold aliases with SQuAD normalization
+(:mod:`lfmgym.rewards.qa`). Metrics: ``searches`` made, ``gold_retrieved`` (share
 of the supporting pages that a search listed or ``open`` returned), ``answered_without_search``.
 """
 
@@ -26,7 +27,7 @@ from lfmgym.env import Env, Episode, Task
 from lfmgym.envs.web_search.base import SearchError
 from lfmgym.envs.web_search.qa_file import load_qa_jsonl
 from lfmgym.envs.web_search.world import TEMPLATES, make_world
-from lfmgym.rewards.qa import exact_match, token_f1
+from lfmgym.rewards.qa import exact_match, extract_qa_answer, token_f1
 from lfmgym.toolcalls import ToolCall, render_tool_calls
 from lfmgym.tools import Toolbox
 
@@ -196,7 +197,7 @@ class WebSearchEnv(Env):
             answer=q.answer,
             difficulty=difficulty,
             meta={
-                "answers": list(q.aliases),
+                "aliases": list(q.aliases),
                 "gold_docs": [h.doc for h in q.hops],
                 "hops": [{"query": h.query, "doc": h.doc, "evidence": h.evidence} for h in q.hops],
                 "template": template,
@@ -220,8 +221,9 @@ class WebSearchEnv(Env):
         return SYSTEM_PROMPT
 
     def score(self, task: Task, episode: Episode) -> dict[str, float]:
-        aliases = task.meta.get("answers") or [str(task.answer)]
-        pred = episode.final_answer or ""
+        aliases = task.meta.get("aliases") or [str(task.answer)]
+        # "The answer is X." and "Answer: X" count as X; hedged answers count as nothing.
+        pred = extract_qa_answer(episode.final_answer or "")
         session: SearchTools | None = episode.state.get("search")
         searches = session.searches if session else 0
         components = {

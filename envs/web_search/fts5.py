@@ -14,6 +14,7 @@ query always returns the same list. Snippets come from FTS5's ``snippet()``.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import threading
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from lfmgym.envs.web_search.base import SearchError
-from lfmgym.envs.web_search.query import fts5_query
+from lfmgym.envs.web_search.query import query_terms
 
 __all__ = ["FTS5Backend", "build_index", "iter_jsonl_docs", "IndexStats", "FORMAT_VERSION"]
 
@@ -154,30 +155,82 @@ def build_index(
     return IndexStats(str(path), n, time.perf_counter() - start, path.stat().st_size)
 
 
+K1, B = 1.2, 0.75  # FTS5's bm25() constants
+
+
+def _varints(blob: bytes) -> list[int]:
+    """Decode SQLite varints (FTS5 stores column sizes and totals this way)."""
+    out, i = [], 0
+    while i < len(blob):
+        value = 0
+        for j in range(9):
+            byte = blob[i]
+            i += 1
+            if j == 8:
+                value = (value << 8) | byte
+                break
+            value = (value << 7) | (byte & 0x7F)
+            if not byte & 0x80:
+                break
+        out.append(value)
+    return out
+
+
+def _idf(n_docs: int, df: int) -> float:
+    idf = math.log((n_docs - df + 0.5) / (df + 0.5))
+    return idf if idf > 0 else 1e-6  # as FTS5: a term in over half the pages weighs ~nothing
+
+
 class FTS5Backend:
     """Search backend over a corpus file written by :func:`build_index`.
 
     Args:
         path: the corpus file.
         snippet_tokens: length of the snippet window, in tokens (short: a tiny model reads it).
-        drop_stopwords: leave very common words out of OR queries.
+        drop_stopwords: leave very common English words out of queries.
+        selective_df: see *Ranking* below.
+        rerank_depth: see *Ranking* below.
 
     ``search`` returns hits ``{"id", "title", "url", "snippet", "score"}`` (best first; ``score``
-    is bm25, lower is better); ``open`` returns ``"title\\n\\ntext"``. The connection is opened
-    lazily and re-opened after unpickling, so an env holding this backend can be pickled.
+    is the BM25 score, higher is better); ``open`` returns ``"title\n\ntext"``. The connection
+    is opened lazily and re-opened after unpickling, so an env holding this backend pickles.
+
+    Ranking: the query's word tokens are OR-ed and ranked by FTS5's ``bm25()`` (title and text
+    weigh the same), ties broken by insertion order. ``bm25()`` costs time for every page that
+    contains any query term, so one common word ("born" in half of a 100k-page corpus) would
+    make a query take 100+ ms. Terms found in more than ``selective_df`` pages are therefore
+    left out of the FTS5 query; the ``rerank_depth`` best pages are then re-scored with those
+    terms' BM25 contributions added (same formula and statistics as ``bm25()``), so "Fort
+    Kresbro" still beats "Kresbro". A MaxScore bound then checks that no page left out could
+    beat the best one; when it could, the next rarest term joins the FTS5 query and the step
+    repeats. So the first hit is always the plain ``bm25()`` first hit; the rest of the list is
+    the ``bm25()`` order of the pages holding a selective term. With no term that common (any
+    corpus of up to ``selective_df`` pages) the whole list is exactly the plain ranking.
     """
 
-    def __init__(self, path: str | Path, *, snippet_tokens: int = 24, drop_stopwords: bool = True):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        snippet_tokens: int = 20,
+        drop_stopwords: bool = True,
+        selective_df: int = 500,
+        rerank_depth: int = 20,
+    ):
         self.path = str(path)
         if not Path(self.path).is_file():
             raise FileNotFoundError(f"corpus file {self.path!r} not found (build one with `lfmgym corpus index`)")
         self.snippet_tokens = int(snippet_tokens)
         self.drop_stopwords = drop_stopwords
+        self.selective_df = int(selective_df)
+        self.rerank_depth = int(rerank_depth)
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+        self._df_cache: dict[str, int] = {}
         version = self._info().get("format_version")
         if version != FORMAT_VERSION:
             raise ValueError(f"{self.path}: corpus format version {version!r}, expected {FORMAT_VERSION!r}; re-index it")
+        self._stats = self._corpus_stats()
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -196,6 +249,22 @@ class FTS5Backend:
             return dict(self._connection().execute("SELECT key, value FROM corpus_info").fetchall())
         except sqlite3.DatabaseError as exc:
             raise ValueError(f"{self.path} is not an lfmgym corpus file: {exc}") from None
+
+    def _corpus_stats(self) -> tuple[int, float] | None:
+        """(pages, average page length in tokens) from FTS5's averages record, or None when the
+        FTS5 on-disk format is not the known one (then every query uses plain ``bm25()``)."""
+        conn = self._connection()
+        try:
+            version = conn.execute("SELECT v FROM pages_fts_config WHERE k = 'version'").fetchone()
+            block = conn.execute("SELECT block FROM pages_fts_data WHERE id = 1").fetchone()
+        except sqlite3.DatabaseError:
+            return None
+        if not version or version[0] != 4 or not block:
+            return None
+        values = _varints(block[0])
+        if len(values) != 3 or values[0] == 0:
+            return None
+        return values[0], (values[1] + values[2]) / values[0]
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -216,30 +285,92 @@ class FTS5Backend:
         with self._lock:
             return int(self._connection().execute("SELECT count(*) FROM pages").fetchone()[0])
 
+    # -- ranking ------------------------------------------------------------------------------
+
+    def _df(self, conn: sqlite3.Connection, term: str, cap: int | None) -> int:
+        """Pages containing ``term`` (counting stops past ``cap``; exact counts are cached)."""
+        if term in self._df_cache:
+            return self._df_cache[term]
+        sql = "SELECT count(*) FROM pages_fts WHERE pages_fts MATCH ?"
+        if cap is not None:
+            sql = f"SELECT count(*) FROM (SELECT rowid FROM pages_fts WHERE pages_fts MATCH ? LIMIT {cap + 1})"
+        n = conn.execute(sql, (f'"{term}"',)).fetchone()[0]
+        if cap is None or n <= cap:
+            if len(self._df_cache) > 100_000:
+                self._df_cache.clear()
+            self._df_cache[term] = n
+        return n
+
+    def _rank(self, conn: sqlite3.Connection, terms: list[str], k: int) -> list[tuple[int, float]]:
+        """``(rowid, score)`` of the ``k`` best pages (see *Ranking* in the class docstring)."""
+        plain = "SELECT rowid, -bm25(pages_fts) AS s FROM pages_fts WHERE pages_fts MATCH ? ORDER BY s DESC, rowid LIMIT ?"
+        if self._stats is None or len(terms) == 1 or self._stats[0] <= self.selective_df:
+            return conn.execute(plain, (_match(terms), k)).fetchall()
+        dfs = {t: self._df(conn, t, self.selective_df) for t in terms}
+        order = sorted(terms, key=lambda t: (dfs[t], t))
+        n_selective = max(1, sum(dfs[t] <= self.selective_df for t in terms))
+        depth = max(k, self.rerank_depth)
+        n_docs, avgdl = self._stats
+        while n_selective < len(order):
+            selective, common = order[:n_selective], order[n_selective:]
+            idf = {t: _idf(n_docs, self._df(conn, t, None)) for t in common}
+            ranked = conn.execute(plain, (_match(selective), depth)).fetchall()
+            scores = dict(ranked)
+            if scores:
+                self._add_common_terms(conn, scores, idf, avgdl)
+            # MaxScore bound: a page not re-scored lacks the selective terms or ranked below the
+            # depth on them, and a common term adds less than idf * (k1 + 1). When the best
+            # re-scored page beats that, it is the plain bm25() winner; otherwise widen the net.
+            bound = sum(idf.values()) * (K1 + 1) + (ranked[-1][1] if len(ranked) == depth else 0.0)
+            best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]
+            if best and best[0][1] >= bound * (1 + 1e-9):
+                return best
+            n_selective += 1
+        return conn.execute(plain, (_match(terms), k)).fetchall()
+
+    def _add_common_terms(self, conn: sqlite3.Connection, scores: dict[int, float], idf: dict[str, float],
+                          avgdl: float) -> None:
+        """Add each common term's BM25 contribution to ``scores`` (rowid -> score), in place.
+
+        The term frequency comes from ``highlight()`` (one mark per matching token) and the page
+        length from FTS5's docsize record, exactly the inputs ``bm25()`` uses.
+        """
+        rowids = list(scores)
+        marks = ",".join("?" * len(rowids))
+        norm = {
+            rowid: K1 * (1 - B + B * sum(_varints(sz)) / avgdl)
+            for rowid, sz in conn.execute(f"SELECT id, sz FROM pages_fts_docsize WHERE id IN ({marks})", rowids)
+        }
+        for term, term_idf in idf.items():
+            rows = conn.execute(
+                "SELECT rowid, highlight(pages_fts, 0, char(2), ''), highlight(pages_fts, 1, char(2), '') "
+                f"FROM pages_fts WHERE pages_fts MATCH ? AND rowid IN ({marks})",
+                (f'"{term}"', *rowids),
+            )
+            for rowid, title, text in rows:
+                tf = title.count("\x02") + text.count("\x02")
+                scores[rowid] += term_idf * tf * (K1 + 1) / (tf + norm[rowid])
+
     # -- backend protocol ---------------------------------------------------------------------
 
     def search(self, query: str, k: int = 5) -> list[dict[str, Any]]:
         """The ``k`` best pages for ``query`` (any text: it is sanitized, never raises on syntax)."""
-        match = fts5_query(query, self.drop_stopwords)
-        if match is None or k < 1:
+        terms = query_terms(query, self.drop_stopwords)
+        if not terms or k < 1:
             return []
         with self._lock:
             conn = self._connection()
-            # Rank first (cheap), then build snippets for the k winners only.
-            ranked = conn.execute(
-                "SELECT rowid, bm25(pages_fts) AS score FROM pages_fts WHERE pages_fts MATCH ? "
-                "ORDER BY score, rowid LIMIT ?",
-                (match, int(k)),
-            ).fetchall()
+            ranked = self._rank(conn, terms, int(k))
             if not ranked:
                 return []
+            # Snippets for the k winners only (snippet() per matching page would cost more than ranking).
             rowids = [r[0] for r in ranked]
             marks = ",".join("?" * len(rowids))
             snippets = dict(
                 conn.execute(
                     f"SELECT rowid, snippet(pages_fts, 1, '', '', '…', ?) FROM pages_fts "
                     f"WHERE pages_fts MATCH ? AND rowid IN ({marks})",
-                    (self.snippet_tokens, match, *rowids),
+                    (self.snippet_tokens, _match(terms), *rowids),
                 ).fetchall()
             )
             meta = {
@@ -253,7 +384,7 @@ class FTS5Backend:
         return hits
 
     def open(self, url_or_id: str) -> str:
-        """The page whose id or url is ``url_or_id``, as ``"title\\n\\ntext"``.
+        """The page whose id or url is ``url_or_id``, as ``"title\n\ntext"``.
 
         Raises:
             SearchError: no such page.
@@ -279,3 +410,8 @@ class FTS5Backend:
 
     def __repr__(self) -> str:
         return f"FTS5Backend({self.path!r})"
+
+
+def _match(terms: list[str]) -> str:
+    # query_terms() yields \w+ tokens, which never contain a double quote.
+    return " OR ".join(f'"{t}"' for t in terms)

@@ -59,7 +59,7 @@ def load_qa_jsonl(path: str | Path) -> list[Task]:
             if task_id in seen:
                 raise ValueError(f"{where}: duplicate id {task_id!r} (first on line {seen[task_id]})")
             seen[task_id] = lineno
-            meta = {"answers": answers}
+            meta = {"aliases": answers}
             if obj.get("gold_docs") is not None:
                 meta["gold_docs"] = _str_list(obj["gold_docs"], where, "gold_docs")
             tasks.append(Task(id=f"qa:{path.stem}:{task_id}", prompt=question.strip(), answer=answers[0], meta=meta))

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import functools
 import os
-import random
+import secrets
+import threading
 import shutil
 import site
 import subprocess
@@ -143,8 +144,25 @@ def running_as_root() -> bool:
     return os.geteuid() == 0
 
 
+_uids_in_use: set[int] = set()
+_uids_lock = threading.Lock()
+
+
 def pick_uid() -> int:
-    return random.randrange(*ROOT_UID_RANGE)
+    """A uid from ``ROOT_UID_RANGE`` that no live sandbox of this process uses (drawn with
+    ``secrets``, so seeding ``random`` neither repeats uids nor is disturbed by the draw)."""
+    low, high = ROOT_UID_RANGE
+    with _uids_lock:
+        while True:
+            uid = low + secrets.randbelow(high - low)
+            if uid not in _uids_in_use:
+                _uids_in_use.add(uid)
+                return uid
+
+
+def release_uid(uid: int | None) -> None:
+    with _uids_lock:
+        _uids_in_use.discard(uid)
 
 
 def bwrap_command(inner: list[str], *, tmp_size_bytes: int, uid: int | None = None) -> list[str]:
@@ -179,7 +197,7 @@ def bwrap_command(inner: list[str], *, tmp_size_bytes: int, uid: int | None = No
             *inner,
         ]
     else:
-        cmd += ["--unshare-all", "--uid", "65534", "--gid", "65534"]
+        cmd += ["--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534"]
         if bwrap_supports("--disable-userns"):
             cmd += ["--disable-userns"]
     cmd += ["--die-with-parent", "--new-session", "--hostname", "sandbox"]

@@ -20,6 +20,12 @@ Contract::
 * Host functions receive JSON-decoded arguments and must return JSON-serializable values; an
   exception on the host becomes ``HostFunctionError`` in the sandbox (type and message only).
 * Not thread-safe: use one sandbox per thread.
+
+Limits (all per sandbox): ``memory_mb`` of address space; ``cpu_seconds`` of CPU (default
+``episode_timeout + 5``); ``max_processes`` processes and threads; ``max_open_files`` descriptors;
+``max_file_size_mb`` per written file; ``tmp_size_mb`` for the private ``/tmp``. Memory held in
+files (``/tmp``, ``memfd``) is not address space: it is bounded by the tmpfs size and by open
+files x file size (64 x 16 MiB by default), and freed when the worker dies.
 """
 
 from __future__ import annotations
@@ -146,8 +152,8 @@ class Sandbox:
         host_call_budget: int | dict[str, int] | None = None,
         setup_code: str = "",
         max_processes: int = 64,
-        max_open_files: int = 256,
-        max_file_size_mb: int = 64,
+        max_open_files: int = 64,
+        max_file_size_mb: int = 16,
         tmp_size_mb: int = 128,
         cpu_seconds: int | None = None,
         start_timeout: float = 30.0,
@@ -261,6 +267,7 @@ class Sandbox:
             env = dict(isolation.SANDBOX_ENV, HOME=workdir, TMPDIR=workdir)
         else:
             inner = worker_command(isolation.SANDBOX_WORKDIR)
+            isolation.release_uid(self.uid)
             self.uid = isolation.pick_uid() if isolation.running_as_root() else None
             cmd = isolation.bwrap_command(inner, tmp_size_bytes=self.tmp_size_bytes, uid=self.uid)
             workdir, env = None, {}  # bwrap starts with an EMPTY environment: see isolation.py
@@ -323,6 +330,8 @@ class Sandbox:
                     stream.close()
                 except OSError:
                     pass
+        if self._closed:
+            isolation.release_uid(self.uid)
         if self._closed and self._unsafe_dir:
             shutil.rmtree(self._unsafe_dir, ignore_errors=True)
             self._unsafe_dir = None

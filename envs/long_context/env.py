@@ -1,0 +1,241 @@
+"""``long_context``: answer questions about inputs of 10k to over 1M characters through a Python REPL.
+
+Recursive-Language-Model style: the long input never enters the prompt. It sits in a sandboxed
+Python REPL (:mod:`lfmgym.sandbox`) as ``context``; the prompt gives only its type, total length
+and chunk lengths, the question, and the REPL protocol (:mod:`.repl`). The model writes ```repl
+code cells to inspect it, may call ``llm_query(prompt)`` on pieces of it, and answers with
+``FINAL(text)``, ``FINAL_VAR("name")`` or ``answer["content"]`` + ``answer["ready"] = True``.
+
+The sub-model behind ``llm_query`` is any callable ``messages -> str``: pass ``sub_model=`` or call
+:meth:`LongContextEnv.set_sub_model` (see :mod:`.submodel` to wrap a policy or a generation
+backend; by default a rollout should hand the env its own policy). Without one, ``llm_query``
+tells the model it is unavailable; the procedural tasks never need it.
+
+Difficulty = context length tier (:data:`.tasks.LENGTHS`: 10k, 50k, 250k, 1M characters); the
+family (needle, aggregation, multi_hop, pairwise) is drawn at random.
+
+Reward components:
+    ``correct`` (weight 1.0): normalized exact match of the final answer with the gold answer
+        (:func:`lfmgym.rewards.qa.exact_match`).
+    metrics (weight 0): ``f1`` (token F1), ``answered``, ``cells_run``, ``cell_errors``,
+        ``sub_calls``, ``sub_call_errors``, ``sub_call_depth``, ``answer_from_variable``
+        (FINAL_VAR or the ``answer`` dict, rather than a literal FINAL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from lfmgym.env import Env, Episode, Task
+
+from lfmgym.envs.long_context.repl import ReplSession, SubCallBudget, SubModel, system_prompt
+from lfmgym.envs.long_context.tasks import FAMILIES, LENGTHS, context_summary, generate
+
+__all__ = ["LongContextEnv"]
+
+
+class LongContextEnv(Env):
+    """See the module docstring.
+
+    Args:
+        families: task families to draw from (default: all of :data:`.tasks.FAMILIES`).
+        context_lengths: ``{tier: characters}`` overriding :data:`.tasks.LENGTHS`.
+        sub_model: the callable behind ``llm_query`` (``messages -> str``), or ``None``.
+        max_sub_calls: ``llm_query`` calls per episode, all depths together.
+        max_depth: 1 = ``llm_query`` is a plain model call; 2+ = sub-calls are REPL episodes too.
+        sub_prompt_chars: the longest prompt ``llm_query`` accepts.
+        sub_max_turns: turns of a nested REPL episode (``max_depth > 1``).
+        output_chars: characters of each cell's output shown to the model.
+        max_cells_per_turn: ```repl blocks run per assistant message.
+        cell_timeout, episode_timeout, memory_mb: sandbox limits (seconds, seconds, MiB).
+        unsafe_sandbox: run the REPL without bubblewrap isolation (warns; never for training on
+            a shared machine).
+        **kwargs: see :class:`lfmgym.Env`.
+    """
+
+    name: ClassVar[str] = "long_context"
+    description: ClassVar[str] = "Answer questions about 10k-1M character inputs through a Python REPL (RLM-style)"
+    difficulties: ClassVar[tuple[int, ...]] = tuple(LENGTHS)
+    reward_weights = {"correct": 1.0}
+    reward_range = (0.0, 1.0)
+    default_max_turns: ClassVar[int] = 8
+
+    def __init__(
+        self,
+        *,
+        families: Sequence[str] | None = None,
+        context_lengths: dict[int, int] | None = None,
+        sub_model: SubModel | None = None,
+        max_sub_calls: int = 16,
+        max_depth: int = 1,
+        sub_prompt_chars: int = 50_000,
+        sub_max_turns: int = 4,
+        output_chars: int = 4_000,
+        max_cells_per_turn: int = 4,
+        cell_timeout: float = 10.0,
+        episode_timeout: float = 120.0,
+        memory_mb: int = 1024,
+        unsafe_sandbox: bool = False,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        unknown = set(families or ()) - set(FAMILIES)
+        if unknown:
+            raise ValueError(f"families: unknown {sorted(unknown)}; known: {sorted(FAMILIES)}")
+        if families is not None and not families:
+            raise ValueError("families: must name at least one family")
+        lengths = {int(k): int(v) for k, v in (context_lengths or {}).items()}  # JSON keys are str
+        bad = {k: v for k, v in lengths.items() if k not in LENGTHS or v < 1_000}
+        if bad:
+            raise ValueError(f"context_lengths: tiers must be in {sorted(LENGTHS)} and lengths >= 1000, got {bad}")
+        for field_name, value in (("max_sub_calls", max_sub_calls), ("max_depth", max_depth),
+                                  ("sub_prompt_chars", sub_prompt_chars), ("sub_max_turns", sub_max_turns),
+                                  ("output_chars", output_chars), ("max_cells_per_turn", max_cells_per_turn)):
+            if int(value) < (0 if field_name == "max_sub_calls" else 1):
+                raise ValueError(f"{field_name}: must be positive, got {value!r}")
+        if sub_model is not None and not callable(sub_model):
+            raise ValueError("sub_model: must be a callable taking chat messages and returning text")
+        self.families = tuple(families or FAMILIES)
+        self.context_lengths = {**LENGTHS, **lengths}
+        self.sub_model = sub_model
+        self.max_sub_calls = int(max_sub_calls)
+        self.max_depth = int(max_depth)
+        self.sub_prompt_chars = int(sub_prompt_chars)
+        self.sub_max_turns = int(sub_max_turns)
+        self.output_chars = int(output_chars)
+        self.max_cells_per_turn = int(max_cells_per_turn)
+        self.sandbox_options = {
+            "cell_timeout": float(cell_timeout),
+            "episode_timeout": float(episode_timeout),
+            "memory_mb": int(memory_mb),
+            "unsafe": bool(unsafe_sandbox),
+        }
+        self.session: ReplSession | None = None
+
+    def set_sub_model(self, sub_model: SubModel | None) -> None:
+        """Set the callable behind ``llm_query`` (``messages -> str``); applies from the next reset.
+
+        A rollout should pass the policy being trained (see :func:`.submodel.policy_sub_model`),
+        so sub-calls are made by the model itself, as in a Recursive Language Model.
+        """
+        if sub_model is not None and not callable(sub_model):
+            raise ValueError("sub_model: must be a callable taking chat messages and returning text")
+        self.sub_model = sub_model
+        if self.session is not None:
+            self.session.sub_model = sub_model
+
+    # ------------------------------------------------------------------ tasks
+
+    def generate_task(self, rng: np.random.Generator, difficulty: int) -> Task:
+        task = generate(rng, difficulty, self.families, self.context_lengths)
+        task.prompt = self._user_prompt(task)
+        return task
+
+    def _user_prompt(self, task: Task) -> str:
+        return (f"Question: {task.meta['question']}\n\n"
+                f"The context is {context_summary(task.meta['context'])}. It is loaded in the REPL as "
+                "`context` and is not shown here.")
+
+    def _new_session(self, task: Task) -> ReplSession:
+        if "context" not in task.meta:
+            raise ValueError(f"task {task.id}: meta['context'] (the long input) is missing")
+        return ReplSession(
+            task.meta["context"],
+            sub_model=self.sub_model,
+            budget=SubCallBudget(limit=self.max_sub_calls),
+            max_depth=self.max_depth,
+            sub_prompt_chars=self.sub_prompt_chars,
+            sub_max_turns=self.sub_max_turns,
+            output_chars=self.output_chars,
+            max_cells_per_turn=self.max_cells_per_turn,
+            sandbox_options=self.sandbox_options,
+        )
+
+    def system_prompt(self, task: Task) -> str:
+        return system_prompt(_PromptOnly(self))  # type: ignore[arg-type]
+
+    def on_reset(self, task: Task, episode: Episode) -> None:
+        # reset() rendered the system prompt before this hook; the session only adds the REPL.
+        if self.session is not None:
+            self.session.close()
+        self.session = self._new_session(task)
+
+    # ------------------------------------------------------------------ the REPL turn
+
+    def handle_action(self, action: str, episode: Episode) -> tuple[list[dict[str, Any]], bool]:
+        assert self.session is not None
+        outcome = self.session.step(action)
+        episode.state.update(self._metrics())
+        if outcome.final is not None:
+            episode.final_answer = outcome.final.text
+            episode.state["answer_from_variable"] = float(outcome.final.from_variable)
+            episode.state["answer_via"] = outcome.final.via
+            self.session.close()
+            return [], True
+        return [{"role": "user", "content": outcome.feedback}], False
+
+    def _metrics(self) -> dict[str, float]:
+        assert self.session is not None
+        budget = self.session.budget
+        return {
+            "cells_run": float(self.session.cells_run),
+            "cell_errors": float(self.session.cell_errors),
+            "sub_calls": float(budget.calls),
+            "sub_call_errors": float(budget.errors),
+            "sub_call_depth": float(budget.max_depth_used),
+        }
+
+    # ------------------------------------------------------------------ scoring
+
+    def score(self, task: Task, episode: Episode) -> dict[str, float]:
+        from lfmgym.rewards.qa import exact_match, token_f1
+
+        aliases = [str(a) for a in task.answer] if isinstance(task.answer, (list, tuple)) else [str(task.answer)]
+        pred = episode.final_answer
+        metrics = {k: float(episode.state.get(k, 0.0)) for k in
+                   ("cells_run", "cell_errors", "sub_calls", "sub_call_errors", "sub_call_depth", "answer_from_variable")}
+        return {
+            "correct": float(exact_match(pred, aliases)) if pred else 0.0,
+            "f1": float(token_f1(pred, aliases)) if pred else 0.0,
+            "answered": float(pred is not None),
+            **metrics,
+        }
+
+    # ------------------------------------------------------------------ demonstrations
+
+    def demonstrate(self, task: Task) -> list[dict[str, Any]]:
+        """The gold code cells of ``task`` with the REPL output they really produce."""
+        cells = task.meta.get("gold_cells")
+        if not cells:
+            raise ValueError(f"task {task.id}: meta['gold_cells'] (the gold trajectory) is missing")
+        messages = self.opening(task)
+        session = self._new_session(task)
+        try:
+            for cell in cells:
+                messages.append({"role": "assistant", "content": cell})
+                outcome = session.step(cell)
+                if outcome.final is not None:
+                    return messages
+                messages.append({"role": "user", "content": outcome.feedback})
+        finally:
+            session.close()
+        raise ValueError(f"task {task.id}: the gold cells never gave a final answer")
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+        super().close()
+
+
+class _PromptOnly:
+    """The settings :func:`.repl.system_prompt` reads, without starting a sandbox."""
+
+    def __init__(self, env: LongContextEnv):
+        self.sub_model = env.sub_model
+        self.sub_prompt_chars = env.sub_prompt_chars
+        self.output_chars = env.output_chars
+        self.budget = SubCallBudget(limit=env.max_sub_calls)

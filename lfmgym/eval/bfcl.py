@@ -1,0 +1,577 @@
+"""BFCL (Berkeley Function-Calling Leaderboard) AST evaluation.
+
+Data: a directory of BFCL question files (``BFCL_v4_simple_python.json``, one JSON object per
+line) with their ``possible_answer/`` files, as in ``../shared/data/bfcl``. Categories:
+simple_python, multiple, parallel, parallel_multiple, irrelevance, simple_java, simple_javascript.
+
+Decoding a raw model output (:func:`decode_output`):
+
+* ``<|tool_call_start|>[...]<|tool_call_end|>`` (LFM2): the list inside each block;
+* ``<tool_call>{"name": ..., "arguments": {...}}</tool_call>`` (JSON format): via
+  :func:`lfmgym.toolcalls.parse_tool_calls`;
+* otherwise BFCL's prompting format ``[f(a=1), g(b='x')]``, read exactly like BFCL's own decoder
+  (``default_decode_ast_prompting``): surrounding backticks/newlines stripped, brackets added when
+  missing; Python values as BFCL's ``resolve_ast_by_type`` reads them (a bare name is its text, a
+  call without keywords its source, ``2*3`` its value -- computed without ``eval``); Java and
+  JavaScript as one call whose values stay source text (quotes of a string literal removed), to be
+  converted by the declared types under BFCL's rules inside the matcher.
+
+Scoring is :func:`lfmgym.rewards.toolcall_ast.match_calls` -- the one matcher of the project.
+Irrelevance entries are right when no call decodes (as in BFCL). The summary averages like the
+leaderboard's non-live AST table: ``simple`` = unweighted mean of simple_python / simple_java /
+simple_javascript; ``overall`` = unweighted mean of simple, multiple, parallel and
+parallel_multiple; irrelevance is reported beside it (BFCL's hallucination measure).
+
+With a model, prompts use BFCL's system prompt for prompting models (:func:`bfcl_messages`,
+the default ``ret_fmt=python&tool_call_tag=False&func_doc_fmt=json&prompt_fmt=plaintext&style=classic``
+configuration, function docs with BFCL's language hints).
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import json
+import math
+import operator
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lfmgym.toolcalls import JSON_START, PY_END, PY_START, ToolCall, parse_tool_calls
+
+__all__ = [
+    "CATEGORIES",
+    "BFCLEntry",
+    "Verdict",
+    "load_bfcl",
+    "load_predictions",
+    "category_of",
+    "language_of",
+    "decode_output",
+    "score_output",
+    "score_predictions",
+    "summarize",
+    "bfcl_messages",
+    "bfcl_system_prompt",
+    "generate_predictions",
+]
+
+CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance",
+              "simple_java", "simple_javascript")
+# BFCL's non-live AST groups: "simple" is itself the unweighted mean of its three languages.
+SIMPLE_PARTS = ("simple_python", "simple_java", "simple_javascript")
+AST_GROUPS = ("simple", "multiple", "parallel", "parallel_multiple")
+
+
+@dataclass
+class BFCLEntry:
+    """One BFCL question: the first turn's messages, the function docs and the accepted answers."""
+
+    id: str
+    category: str
+    question: list[dict[str, Any]]
+    functions: list[dict[str, Any]]
+    ground_truth: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def language(self) -> str:
+        return language_of(self.category)
+
+
+@dataclass
+class Verdict:
+    """The checker's answer for one prediction (``kind`` = why it failed, from the matcher)."""
+
+    id: str
+    category: str
+    valid: bool
+    error: str | None = None
+    kind: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "category": self.category, "valid": self.valid, "error": self.error, "kind": self.kind}
+
+
+def category_of(entry_id: str) -> str:
+    """``simple_python_12`` -> ``simple_python``; ``parallel_multiple_3`` -> ``parallel_multiple``."""
+    m = re.fullmatch(r"(.+?)_\d+(?:-\d+)*", entry_id)
+    if not m:
+        raise ValueError(f"id {entry_id!r} does not look like a BFCL id (<category>_<n>)")
+    return m.group(1)
+
+
+def language_of(category: str) -> str:
+    if category.endswith("javascript"):
+        return "javascript"
+    if category.endswith("java"):
+        return "java"
+    return "python"
+
+
+# --------------------------------------------------------------------------- data
+
+
+def _read_jsonl(path: Path, what: str) -> list[dict[str, Any]]:
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{n}: {what} line is not JSON ({exc.msg})") from None
+            if not isinstance(row, dict) or "id" not in row:
+                raise ValueError(f"{path}:{n}: {what} line must be an object with an 'id'")
+            rows.append(row)
+    return rows
+
+
+def _question_file(data: Path, category: str) -> Path | None:
+    # Prefer the newest BFCL version present (v4 over v3).
+    # The glob alone would also match BFCL_v4_parallel_multiple.json for "multiple".
+    pattern = re.compile(rf"BFCL_v(\d+)_{re.escape(category)}\.json")
+    found = [(int(m.group(1)), p) for p in data.glob("BFCL_v*.json") if (m := pattern.fullmatch(p.name))]
+    return max(found, key=lambda x: x[0])[1] if found else None
+
+
+def load_bfcl(data_dir: str | Path, categories: list[str] | None = None) -> list[BFCLEntry]:
+    """Entries of ``categories`` (default: every known category present in ``data_dir``)."""
+    data = Path(data_dir)
+    if not data.is_dir():
+        raise FileNotFoundError(f"--data: {data} is not a directory of BFCL question files")
+    wanted = list(categories) if categories else [c for c in CATEGORIES if _question_file(data, c)]
+    unknown = [c for c in wanted if c not in CATEGORIES]
+    if unknown:
+        raise ValueError(f"--categories: unknown {unknown}; choose from {list(CATEGORIES)}")
+    if not wanted:
+        raise FileNotFoundError(f"--data: no BFCL_v*_<category>.json files in {data}")
+    entries: list[BFCLEntry] = []
+    for category in wanted:
+        qfile = _question_file(data, category)
+        if qfile is None:
+            raise FileNotFoundError(f"--data: no question file for category {category!r} in {data}")
+        answers: dict[str, Any] = {}
+        if category != "irrelevance":
+            afile = data / "possible_answer" / qfile.name
+            if not afile.is_file():
+                raise FileNotFoundError(f"{afile}: possible_answer file missing for {category}")
+            for row in _read_jsonl(afile, "possible_answer"):
+                answers[row["id"]] = row.get("ground_truth")
+        for n, row in enumerate(_read_jsonl(qfile, "question"), 1):
+            question = row.get("question")
+            if not (isinstance(question, list) and question and isinstance(question[0], list)):
+                raise ValueError(f"{qfile}:{n}: 'question' must be a list of turns (lists of messages)")
+            if category != "irrelevance" and row["id"] not in answers:
+                raise ValueError(f"{qfile}:{n}: id {row['id']!r} has no possible_answer entry")
+            entries.append(BFCLEntry(row["id"], category, question[0], row.get("function") or [],
+                                     answers.get(row["id"]) or []))
+    return entries
+
+
+def load_predictions(path: str | Path) -> dict[str, str]:
+    """A predictions file: JSONL ``{"id": ..., "result": "<raw model output>"}``."""
+    preds: dict[str, str] = {}
+    for n, row in enumerate(_read_jsonl(Path(path), "prediction"), 1):
+        result = row.get("result")
+        if isinstance(result, list):  # BFCL result files may hold one string per turn
+            result = result[0] if result else ""
+        if not isinstance(result, str):
+            raise ValueError(f"{path}:{n}: field 'result' must be a string (the raw model output)")
+        preds[str(row["id"])] = result
+    return preds
+
+
+# --------------------------------------------------------------------------- decoding
+
+_BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+           ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow}
+
+
+def _arith(node: ast.AST) -> Any:
+    """Numeric constant arithmetic (BFCL evaluates ``BinOp`` values; we do it without ``eval``)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        v = _arith(node.operand)
+        return -v if isinstance(node.op, ast.USub) else v
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+        left, right = _arith(node.left), _arith(node.right)
+        if isinstance(node.op, ast.Pow) and (abs(right) > 64 or abs(left) > 1e6):
+            raise ValueError("exponent too large")
+        value = _BINOPS[type(node.op)](left, right)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("non-finite result")
+        return value
+    raise ValueError(f"unsupported expression {ast.unparse(node)[:40]!r}")
+
+
+def _py_value(node: ast.AST) -> Any:
+    """A call argument as BFCL's ``resolve_ast_by_type`` reads it."""
+    if isinstance(node, ast.Constant):
+        return "..." if node.value is Ellipsis else node.value
+    if isinstance(node, ast.UnaryOp):
+        return _arith(node) if isinstance(node.op, (ast.USub, ast.UAdd)) else _fail_value(node)
+    if isinstance(node, ast.List):
+        return [_py_value(e) for e in node.elts]
+    if isinstance(node, ast.Tuple):
+        return tuple(_py_value(e) for e in node.elts)
+    if isinstance(node, ast.Dict):
+        if any(k is None for k in node.keys):
+            raise ValueError("'**' unpacking in a dict value")
+        return {_py_value(k): _py_value(v) for k, v in zip(node.keys, node.values)}
+    if isinstance(node, ast.Name):
+        return node.id  # BFCL reads a bare name as its text (a variable)
+    if isinstance(node, ast.BinOp):
+        return _arith(node)
+    if isinstance(node, ast.Call):
+        return ast.unparse(node) if not node.keywords else _py_call(node)
+    if isinstance(node, ast.Subscript):
+        return ast.unparse(node)
+    return _fail_value(node)
+
+
+def _fail_value(node: ast.AST) -> Any:
+    raise ValueError(f"unsupported value {type(node).__name__}: {ast.unparse(node)[:60]!r}")
+
+
+def _py_call(node: ast.Call) -> dict[str, Any]:
+    parts, func = [], node.func
+    while isinstance(func, ast.Attribute):
+        parts.append(func.attr)
+        func = func.value
+    if isinstance(func, ast.Name):
+        parts.append(func.id)
+    else:
+        raise ValueError(f"call target {ast.unparse(node.func)[:60]!r} is not a function name")
+    args = {}
+    for kw in node.keywords:  # positional arguments are ignored, as BFCL does
+        if kw.arg is None:
+            raise ValueError("'**' unpacking in a call")
+        args[kw.arg] = _py_value(kw.value)
+    return {".".join(reversed(parts)): args}
+
+
+def _decode_python(text: str) -> list[ToolCall]:
+    source = text.strip().strip("'")
+    if len(source) > 100_000:
+        raise ValueError("output too long to decode")
+    try:
+        tree = ast.parse(source, mode="eval")
+    except SyntaxError as exc:
+        raise ValueError(f"not a Python call list: {exc.msg}") from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise ValueError(f"not a Python call list: {type(exc).__name__}") from None
+    body = tree.body
+    if isinstance(body, ast.Call):
+        nodes = [body]
+    elif isinstance(body, (ast.List, ast.Tuple, ast.Set)):
+        nodes = list(body.elts)
+    else:
+        raise ValueError(f"expected a list of calls, got {type(body).__name__}")
+    calls = []
+    for i, node in enumerate(nodes):
+        if not isinstance(node, ast.Call):
+            raise ValueError(f"item {i} is not a function call: {ast.unparse(node)[:60]!r}")
+        name, args = next(iter(_py_call(node).items()))
+        calls.append(ToolCall(name, args))
+    return calls
+
+
+# Generic type arguments (``HashMap<String, Object>``): their commas do not separate arguments.
+_GENERIC = re.compile(r"(?<=[\w$])\s*<[\w\s,.?\[\]<>]*>")
+
+
+def _split_top(s: str, sep: str) -> list[str]:
+    """Split on ``sep`` outside quotes, brackets and generic type arguments; raises on unbalanced text."""
+    generic_end = {m.start(): m.end() for m in _GENERIC.finditer(s)}
+    parts, depth, quote, start, i = [], 0, None, 0, 0
+    while i < len(s):
+        c = s[i]
+        if not quote and i in generic_end and s[i:generic_end[i]].lstrip().startswith("<"):
+            i = generic_end[i]
+            continue
+        if quote:
+            if c == "\\":
+                i += 1
+            elif c == quote:
+                quote = None
+        elif c in "\"'`":
+            quote = c
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+            if depth < 0:
+                raise ValueError(f"unbalanced {c!r}")
+        elif c == sep and depth == 0:
+            parts.append(s[start:i])
+            start = i + 1
+        i += 1
+    if quote or depth:
+        raise ValueError("unbalanced quotes or brackets")
+    parts.append(s[start:])
+    return parts
+
+
+_NAME = re.compile(r"\s*([A-Za-z_$][\w$]*(?:\s*\.\s*[A-Za-z_$][\w$]*)*)\s*\(")
+
+
+def _decode_java_js(text: str, language: str) -> list[ToolCall]:
+    """One call ``name(a=value, ...)``; each value its source text, quotes of a string literal removed.
+
+    BFCL parses these with tree-sitter and keeps only the first call of a statement; several
+    comma-separated calls are not valid Java / JavaScript statements there, nor here.
+    """
+    m = _NAME.match(text)
+    if not m:
+        raise ValueError(f"not a {language} call: {text[:60]!r}")
+    name = re.sub(r"\s+", "", m.group(1))
+    parts = text[m.end():]
+    # Find the matching ")" of the call.
+    depth, quote, end, i = 1, None, None, 0
+    while i < len(parts):
+        c = parts[i]
+        if quote:
+            if c == "\\":
+                i += 1
+            elif c == quote:
+                quote = None
+        elif c in "\"'`":
+            quote = c
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+            if depth == 0:
+                end = i
+                break
+        i += 1
+    if end is None:
+        raise ValueError(f"unclosed call {name}(")
+    trailing = parts[end + 1:].strip().rstrip(";").strip()
+    if trailing:
+        raise ValueError(f"text after the call: {trailing[:40]!r} (one {language} call is expected)")
+    args: dict[str, Any] = {}
+    body = parts[:end]
+    for raw in _split_top(body, ",") if body.strip() else []:
+        piece = raw.strip()
+        if not piece:
+            raise ValueError("empty argument")
+        key, eq, value = piece.partition("=")
+        key = key.strip()
+        if not eq or not re.fullmatch(r"[A-Za-z_$][\w$]*", key) or value.startswith("="):
+            raise ValueError(f"argument {piece[:40]!r} is not name=value")
+        if key in args:
+            raise ValueError(f"argument {key!r} given twice")
+        value = value.strip()
+        quotes = "\"'" if language == "java" else "\"'`"
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in quotes and len(_split_top(value, "\0")) == 1:
+            value = value[1:-1]
+        args[key] = value
+    return [ToolCall(name, args)]
+
+
+def _decode_plain(text: str, language: str) -> list[ToolCall]:
+    # BFCL's default_decode_ast_prompting: strip backticks/newlines/spaces, wrap in [...].
+    result = text.strip("`\n ")
+    if not result.startswith("["):
+        result = "[" + result
+    if not result.endswith("]"):
+        result = result + "]"
+    if language == "python":
+        return _decode_python(result)
+    return _decode_java_js(result[1:-1], language)
+
+
+def decode_output(text: str, language: str = "python") -> tuple[list[ToolCall] | None, str | None]:
+    """Calls in a raw model output: ``(calls, None)``, or ``(None, reason)`` when nothing decodes."""
+    if not isinstance(text, str):
+        return None, f"output must be a string, got {type(text).__name__}"
+    try:
+        if PY_START in text:
+            calls: list[ToolCall] = []
+            pos = 0
+            while (i := text.find(PY_START, pos)) >= 0:
+                j = text.find(PY_END, i)
+                if j < 0:
+                    return None, f"unterminated {PY_START}"
+                calls.extend(_decode_plain(text[i + len(PY_START): j], language))
+                pos = j + len(PY_END)
+            return calls, None
+        if JSON_START in text:
+            parsed = parse_tool_calls(text, "json")
+            return (parsed.calls, None) if parsed.ok else (None, parsed.error)
+        return _decode_plain(text, language), None
+    except ValueError as exc:
+        return None, str(exc)
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def score_output(entry: BFCLEntry, text: str) -> Verdict:
+    """Decode ``text`` and check it with :func:`lfmgym.rewards.toolcall_ast.match_calls`."""
+    from lfmgym.rewards.toolcall_ast import match_calls
+
+    calls, error = decode_output(text, entry.language)
+    if entry.category == "irrelevance":
+        # Right when no call decodes (BFCL: a failed decode or an empty list both count).
+        calls = [c for c in (calls or []) if c.name]
+        result = match_calls(calls, [], entry.functions, language=entry.language, category=entry.category)
+        return Verdict(entry.id, entry.category, result.valid, result.error, result.kind)
+    if calls is None:
+        return Verdict(entry.id, entry.category, False, f"could not decode the output: {error}", "malformed")
+    result = match_calls(calls, entry.ground_truth, entry.functions, language=entry.language,
+                         category=entry.category)
+    return Verdict(entry.id, entry.category, result.valid, result.error, result.kind)
+
+
+def score_predictions(entries: list[BFCLEntry], predictions: dict[str, str]) -> list[Verdict]:
+    """One verdict per entry; an entry without a prediction is invalid (``kind="missing"``)."""
+    out = []
+    for e in entries:
+        if e.id not in predictions:
+            out.append(Verdict(e.id, e.category, False, "no prediction for this id", "missing"))
+        else:
+            out.append(score_output(e, predictions[e.id]))
+    return out
+
+
+def _mean(xs: list[float]) -> float:
+    return sum(xs) / len(xs) if xs else 0.0
+
+
+def summarize(verdicts: list[Verdict]) -> dict[str, Any]:
+    """Per-category accuracy and BFCL's averages (see the module docstring).
+
+    ``overall`` averages the AST groups that were evaluated; ``complete`` says whether all four
+    were (BFCL counts a missing group as 0, so compare ``overall`` across runs only when complete).
+    """
+    per: dict[str, dict[str, Any]] = {}
+    for v in verdicts:
+        row = per.setdefault(v.category, {"correct": 0, "total": 0, "errors": {}})
+        row["total"] += 1
+        row["correct"] += int(v.valid)
+        if not v.valid:
+            kind = v.kind or "invalid"
+            row["errors"][kind] = row["errors"].get(kind, 0) + 1
+    for row in per.values():
+        row["accuracy"] = row["correct"] / row["total"] if row["total"] else 0.0
+    groups: dict[str, float] = {}
+    simple = [per[c]["accuracy"] for c in SIMPLE_PARTS if c in per]
+    if simple:
+        groups["simple"] = _mean(simple)
+    for g in AST_GROUPS[1:]:
+        if g in per:
+            groups[g] = per[g]["accuracy"]
+    summary: dict[str, Any] = {
+        "categories": {c: per[c] for c in CATEGORIES if c in per},
+        "groups": groups,
+        "overall": _mean(list(groups.values())) if groups else None,
+        "complete": all(g in groups for g in AST_GROUPS) and all(c in per for c in SIMPLE_PARTS),
+        "irrelevance": per["irrelevance"]["accuracy"] if "irrelevance" in per else None,
+        "n": len(verdicts),
+        "averaging": "simple = mean(simple_python, simple_java, simple_javascript); "
+                     "overall = mean(simple, multiple, parallel, parallel_multiple) (BFCL non-live AST)",
+    }
+    return summary
+
+
+# --------------------------------------------------------------------------- prompting a model
+
+# BFCL's default prompting-model system prompt (bfcl_eval/constants/default_prompts.py, Apache-2.0),
+# configuration ret_fmt=python&tool_call_tag=False&func_doc_fmt=json&prompt_fmt=plaintext&style=classic.
+_SYSTEM_PROMPT = (
+    "You are an expert in composing functions."
+    "You are given a question and a set of possible functions. Based on the question, you will need to make "
+    "one or more function/tool calls to achieve the purpose. If none of the functions can be used, point it out. "
+    "If the given question lacks the parameters required by the function, also point it out.\n\n"
+    "You should only return the function calls in your response.\n\n"
+    "If you decide to invoke any of the function(s), you MUST put it in the format of "
+    "[func_name1(params_name1=params_value1, params_name2=params_value2...), func_name2(params)]. "
+    " You SHOULD NOT include any other text in the response.\n\n"
+    "At each turn, you should try your best to complete the tasks requested by the user within the current turn. "
+    "Continue to output functions to call until you have fulfilled the user's request to the best of your "
+    "ability. Once you have no more functions to call, the system will consider the current turn complete and "
+    "proceed to the next turn or task.\n\n"
+    "Here is a list of functions in json format that you can invoke.\n{functions}\n"
+)
+
+_HINTS = {
+    "python": " Note that the provided function is in Python 3 syntax.",
+    "java": " Note that the provided function is in Java 8 SDK syntax.",
+    "javascript": " Note that the provided function is in JavaScript syntax.",
+}
+
+
+def _hinted_functions(functions: list[dict[str, Any]], language: str) -> list[dict[str, Any]]:
+    """BFCL's ``_func_doc_language_specific_pre_processing``: hints, and Java/JS types as strings."""
+    functions = copy.deepcopy(functions)
+    lang_name = {"java": "Java", "javascript": "JavaScript"}.get(language)
+    for item in functions:
+        item["description"] = item.get("description", "") + _HINTS[language]
+        if lang_name is None:
+            continue
+        for value in (item.get("parameters") or {}).get("properties", {}).values():
+            if value["type"] == "any":
+                value["description"] += f" This parameter can be of any type of {lang_name} object in string representation."
+            else:
+                value["description"] += f" This is {lang_name} {value['type']} type parameter in string representation."
+            list_types = ("ArrayList", "Array") if language == "java" else ("array",)
+            if value["type"] in list_types:
+                value["description"] += (f" The list elements are of type {value['items']['type']}; "
+                                         "they are not in string representation.")
+                del value["items"]
+            if language == "javascript" and value["type"] == "dict" and "properties" in value:
+                value["description"] += (" The dictionary entries have the following schema; they are not in string "
+                                         f"representation. {json.dumps(value['properties'])}")
+                del value["properties"]
+            value["type"] = "string"
+    return functions
+
+
+def bfcl_system_prompt(entry: BFCLEntry) -> str:
+    """The system prompt BFCL gives prompting models for ``entry``."""
+    return _SYSTEM_PROMPT.format(functions=json.dumps(_hinted_functions(entry.functions, entry.language), indent=4))
+
+
+def bfcl_messages(entry: BFCLEntry) -> list[dict[str, Any]]:
+    """``entry``'s first turn with BFCL's system prompt in front (merged into an existing one)."""
+    messages = [dict(m) for m in entry.question]
+    system = bfcl_system_prompt(entry)
+    if messages and messages[0]["role"] == "system":
+        messages[0]["content"] = system + "\n\n" + messages[0]["content"]
+    else:
+        messages.insert(0, {"role": "system", "content": system})
+    return messages
+
+
+def generate_predictions(backend: Any, entries: list[BFCLEntry], *, max_new_tokens: int = 512,
+                         temperature: float = 0.0, seed: int | None = 0, batch_size: int = 64,
+                         progress: bool = False) -> dict[str, dict[str, Any]]:
+    """Ask ``backend`` for every entry; returns ``{id: {"result", "finished", "latency_s", "n_tokens"}}``."""
+    out: dict[str, dict[str, Any]] = {}
+    prog = None
+    if progress:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        prog = Progress(TextColumn("bfcl"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        prog.start()
+        task = prog.add_task("bfcl", total=len(entries))
+    try:
+        for start in range(0, len(entries), batch_size):
+            chunk = entries[start:start + batch_size]
+            gens = backend.generate([bfcl_messages(e) for e in chunk], n=1, temperature=temperature,
+                                    max_new_tokens=max_new_tokens, seed=seed)
+            for e, g in zip(chunk, gens):
+                out[e.id] = {"result": g[0].text, "finished": g[0].finished, "latency_s": g[0].latency_s,
+                             "n_tokens": len(g[0].token_ids) if g[0].token_ids is not None else None}
+            if prog:
+                prog.advance(task, len(chunk))
+    finally:
+        if prog:
+            prog.stop()
+    return out

@@ -1,0 +1,198 @@
+"""``lfmgym eval`` (environments), ``lfmgym eval bfcl``, ``lfmgym report`` and ``lfmgym serve``.
+
+    lfmgym eval --model tiny --envs math,tool_calling --n 32 --samples 4 --temperature 0.7 --out runs/eval0
+    lfmgym eval --base-url http://localhost:8000/v1 --envs math --n 64
+    lfmgym eval bfcl --data ../shared/data/bfcl --predictions preds.jsonl --out runs/bfcl0
+    lfmgym eval bfcl --data ../shared/data/bfcl --model runs/ckpt --categories simple_python,irrelevance
+    lfmgym report runs/ckpt1 runs/ckpt2 runs/ckpt3 --out runs/compare
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["add_commands"]
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _add_backend_args(p) -> None:
+    g = p.add_argument_group("generation backend")
+    g.add_argument("--model", help="preset (tiny), checkpoint dir, hub id, openai:<url> or vllm:<model>")
+    g.add_argument("--base-url", help="OpenAI-compatible endpoint (e.g. http://localhost:8000/v1); "
+                                      "--model then names the served model")
+    g.add_argument("--api-key", default=None, help="bearer token for --base-url (default: $OPENAI_API_KEY)")
+    g.add_argument("--device", default=None, help="transformers: cpu, cuda, ... (default: cuda when available)")
+    g.add_argument("--batch-size", type=int, default=32, help="transformers: rows generated together")
+    g.add_argument("--concurrency", type=int, default=16, help="OpenAI endpoint: requests in flight")
+    g.add_argument("--max-new-tokens", type=int, default=None, help="generation cap per assistant turn")
+    g.add_argument("--label", default=None, help="name of this run in reports (default: the model)")
+
+
+def _backend(args):
+    from lfmgym.backends import get_backend
+
+    if args.base_url:
+        return get_backend("openai:" + args.base_url, model=args.model, api_key=args.api_key,
+                           concurrency=args.concurrency), args.model or args.base_url
+    if not args.model:
+        raise SystemExit("lfmgym eval: give --model (or --base-url)")
+    spec = args.model
+    if spec.startswith(("openai:", "http://", "https://")):
+        return get_backend(spec, api_key=args.api_key, concurrency=args.concurrency), spec
+    if spec.startswith("vllm:"):
+        return get_backend(spec), spec
+    return get_backend(spec, device=args.device, batch_size=args.batch_size), spec
+
+
+def add_commands(subparsers) -> None:
+    """Register ``eval`` (with its ``bfcl`` sub-mode), ``report`` and ``serve``."""
+    p = subparsers.add_parser("eval", help="evaluate a model on environments (or: eval bfcl ...)",
+                              description="Evaluate a model on lfmgym environments: success, pass@k, parse "
+                                          "and tool-error rates, doom loops (greedy and sampled), length, latency.")
+    _add_backend_args(p)
+    p.add_argument("--envs", type=_csv, default=None, help="comma-separated env names (default: all registered)")
+    p.add_argument("--n", type=int, default=32, help="held-out tasks per env")
+    p.add_argument("--samples", type=int, default=4, help="sampled episodes per task for pass@k (0 = greedy only)")
+    p.add_argument("--temperature", type=float, default=0.7, help="temperature of the sampled pass")
+    p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=None, help="task and sampling seed (default: 10000, held out)")
+    p.add_argument("--tool-format", choices=["pythonic", "json"], default=None, help="tool-call format of the envs")
+    p.add_argument("--out", default=None, help="directory for results.json, report.md and report.png")
+    p.add_argument("--compare", nargs="*", default=[], help="earlier result dirs to put beside this run in the report")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_eval_envs)
+    sub = p.add_subparsers(dest="eval_mode", metavar="{bfcl}")
+
+    b = sub.add_parser("bfcl", help="BFCL AST categories from predictions or a model",
+                       description="Score BFCL AST categories with lfmgym's tool-call AST matcher.")
+    b.add_argument("--data", required=True, help="directory of BFCL_v*_<category>.json files and possible_answer/")
+    src = b.add_mutually_exclusive_group(required=True)
+    src.add_argument("--predictions", help='JSONL of {"id": ..., "result": "<raw model output>"}')
+    src.add_argument("--model", help="preset, checkpoint dir, hub id, openai:<url> or vllm:<model>")
+    src.add_argument("--base-url", help="OpenAI-compatible endpoint serving the model")
+    b.add_argument("--served-model", default=None, help="model name for --base-url (default: asked from /models)")
+    b.add_argument("--categories", type=_csv, default=None, help="comma-separated (default: all present in --data)")
+    b.add_argument("--out", default=None, help="directory for verdicts.jsonl, summary.json, report.md/png")
+    b.add_argument("--api-key", default=None)
+    b.add_argument("--device", default=None)
+    b.add_argument("--batch-size", type=int, default=32)
+    b.add_argument("--concurrency", type=int, default=16)
+    b.add_argument("--max-new-tokens", type=int, default=512)
+    b.add_argument("--label", default=None)
+    b.add_argument("--no-progress", action="store_true")
+    b.set_defaults(func=_cmd_eval_bfcl)
+
+    r = subparsers.add_parser("report", help="redraw eval tables and plots from saved results",
+                              description="Compare saved eval runs (results.json / summary.json) side by side.")
+    r.add_argument("dirs", nargs="+", help="result directories (or files), in the order to show")
+    r.add_argument("--out", default=None, help="where to write report.md/.png/.json (default: the first dir)")
+    r.set_defaults(func=_cmd_report)
+
+    from lfmgym.backends.serve import add_commands as add_serve
+
+    add_serve(subparsers)
+
+
+# --------------------------------------------------------------------------- handlers
+
+
+def _cmd_eval_envs(args) -> int:
+    from lfmgym.eval.envs import DEFAULT_EVAL_SEED, evaluate_envs
+    from lfmgym.eval.report import load_run, print_runs, save_run, write_report
+    from lfmgym.plugins import get_registry
+
+    envs = args.envs or sorted(get_registry().envs)
+    known = get_registry().envs
+    unknown = [e for e in envs if e not in known]
+    if unknown:
+        print(f"lfmgym eval: unknown env(s) {unknown}; available: {sorted(known)}", file=sys.stderr)
+        return 2
+    backend, model_name = _backend(args)
+    env_kwargs = {e: {"tool_format": args.tool_format} for e in envs} if args.tool_format else None
+    result = evaluate_envs(
+        backend, envs, n=args.n, samples=args.samples, temperature=args.temperature, top_p=args.top_p,
+        max_new_tokens=args.max_new_tokens or 256, seed=DEFAULT_EVAL_SEED if args.seed is None else args.seed,
+        env_kwargs=env_kwargs, progress=not args.no_progress,
+    )
+    result["model"] = model_name
+    label = args.label or model_name
+    run = {**result, "label": label}
+    runs = [load_run(d) for d in args.compare] + [run]
+    print_runs(runs)
+    if args.out:
+        save_run(result, args.out, label)
+        paths = write_report(runs, args.out)
+        print(f"wrote {Path(args.out) / 'results.json'}, {paths['markdown']}, {paths['plot']}")
+    return 0
+
+
+def _cmd_eval_bfcl(args) -> int:
+    from lfmgym.eval.bfcl import generate_predictions, load_bfcl, load_predictions, score_predictions, summarize
+    from lfmgym.eval.report import print_runs, write_report
+
+    entries = load_bfcl(args.data, args.categories)
+    out = Path(args.out) if args.out else None
+    t0 = time.perf_counter()
+    if args.predictions:
+        predictions = load_predictions(args.predictions)
+        source, label = str(args.predictions), args.label or Path(args.predictions).stem
+        generation_s = 0.0
+    else:
+        args.model = args.model if not args.base_url else (args.served_model or None)
+        backend, model_name = _backend(args)
+        label = args.label or model_name
+        source = model_name
+        generated = generate_predictions(backend, entries, max_new_tokens=args.max_new_tokens,
+                                         batch_size=max(args.batch_size, args.concurrency),
+                                         progress=not args.no_progress)
+        predictions = {k: v["result"] for k, v in generated.items()}
+        generation_s = time.perf_counter() - t0
+        if out:
+            out.mkdir(parents=True, exist_ok=True)
+            with open(out / "predictions.jsonl", "w") as fh:
+                for e in entries:
+                    fh.write(json.dumps({"id": e.id, **generated[e.id]}, ensure_ascii=False) + "\n")
+    t1 = time.perf_counter()
+    verdicts = score_predictions(entries, predictions)
+    summary = summarize(verdicts)
+    scoring_s = time.perf_counter() - t1
+    unused = sorted(set(predictions) - {e.id for e in entries})
+    run = {"kind": "bfcl", "label": label, "source": source, "data": str(args.data), "summary": summary,
+           "timing": {"generation_s": generation_s, "scoring_s": scoring_s, "total_s": time.perf_counter() - t0},
+           "unused_predictions": len(unused)}
+    print_runs([run])
+    if not summary["complete"]:
+        print(f"note: overall averages the {len(summary['groups'])} AST group(s) evaluated; BFCL counts "
+              "missing groups as 0, so compare it only between runs over the same categories")
+    print(f"scored {len(verdicts)} entries in {scoring_s:.2f}s"
+          + (f"; {len(unused)} prediction id(s) not in the selected data" if unused else ""))
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        with open(out / "verdicts.jsonl", "w") as fh:
+            for v in verdicts:
+                fh.write(json.dumps({"id": v.id, "category": v.category, "valid": v.valid, "error": v.error},
+                                    ensure_ascii=False) + "\n")
+        (out / "summary.json").write_text(json.dumps(run, indent=2) + "\n")
+        paths = write_report([run], out)
+        print(f"wrote {out / 'verdicts.jsonl'}, {out / 'summary.json'}, {paths['markdown']}, {paths['plot']}")
+    return 0
+
+
+def _cmd_report(args) -> int:
+    from lfmgym.eval.report import load_run, print_runs, write_report
+
+    try:
+        runs = [load_run(d) for d in args.dirs]
+        print_runs(runs)
+        paths = write_report(runs, args.out or (args.dirs[0] if Path(args.dirs[0]).is_dir() else "."))
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"lfmgym report: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {paths['markdown']}, {paths['plot']}, {paths['json']}")
+    return 0
