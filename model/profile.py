@@ -25,9 +25,12 @@ Run it with ``lfmgym model profile --out DIR`` on the hardware you target.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import statistics
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -49,11 +52,16 @@ __all__ = [
 
 DEFAULT_SEQ_LENS: tuple[int, ...] = (128, 256, 512, 1024, 2048, 4096)
 _ANNOTATION = "lfmgym.profile.mixer"
+_MIN_DECODE_REPEATS = 8
 
 
 @dataclass
 class ProfileRow:
-    """One measurement: ``operator`` at context length ``seq_len`` in ``phase`` (prefill/decode)."""
+    """One measurement: ``operator`` at context length ``seq_len`` in ``phase`` (prefill/decode).
+
+    ``latency_min_ms`` (best call) is what tables and plots show: on a busy machine the median
+    picks up other processes' load, the best call does not. ``latency_ms`` is the median.
+    """
 
     operator: str
     phase: str
@@ -329,7 +337,7 @@ def _measure_operator(
 
     try:
         model, mixer = op.build(hidden, window, attn)
-    except Exception as exc:  # a family missing from this transformers: report it in the table
+    except ImportError as exc:  # a family missing from this transformers: report it in the table
         return [ProfileRow(op.key, phase, n, available=False, note=f"unavailable: {exc}")
                 for n in seq_lens for phase in ("prefill", "decode")]
     model = model.to(device=device, dtype=dtype).eval()
@@ -360,7 +368,7 @@ def _measure_operator(
                 state = _state_bytes(cache)
                 decode_kw[cache_kw] = cache
                 meter.times.clear()
-                for _ in range(1 + repeats):
+                for _ in range(1 + max(repeats, _MIN_DECODE_REPEATS)):  # one step is cheap: time more
                     model(**decode_kw)
                 decode = meter.times[1:]
                 peaks = [None, None]
@@ -383,6 +391,27 @@ def _measure_operator(
     return rows
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Kineto writes two log lines per profiler session straight to file descriptor 2; hide them."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # stderr replaced by an object without a descriptor
+        fd = None
+    if fd is None:
+        yield
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(fd), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    try:
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _peak(model: "nn.Module", meter: _MixerMeter, device: "torch.device", kwargs: dict[str, Any]) -> int:
     import torch
 
@@ -392,7 +421,9 @@ def _peak(model: "nn.Module", meter: _MixerMeter, device: "torch.device", kwargs
             meter.cuda_peaks.clear()
             model(**kwargs)
             return meter.cuda_peaks[-1]
-        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True) as prof:
+        with _native_stderr_silenced(), torch.profiler.profile(
+            activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True
+        ) as prof:
             model(**kwargs)
         return _cpu_peak_bytes(prof)
     finally:
@@ -444,6 +475,7 @@ def run_profile(
         raise ValueError(f"seq_lens must be positive integers, got {list(seq_lens)}")
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
+    _heads(hidden)  # validates the hidden size before any model is built
     dev = resolve_device(device)
     torch_dtype = resolve_dtype(dtype)
     old_threads = torch.get_num_threads()
@@ -497,6 +529,8 @@ def format_profile_table(result: dict[str, Any], baseline: str = "short_conv") -
         f"hidden={result['meta']['hidden']}, {result['meta']['dtype']}, threads={result['meta']['threads']}, "
         f"attention={result['meta']['attn_implementation']}, SWA window={result['meta']['window']}",
         "",
+        "Latency: best of the timed calls (median in profile.json); ×conv: ratio to the short conv at the same L.",
+        "",
         "| operator | L | prefill ms | ×conv | decode ms | ×conv | prefill peak MiB | decode peak MiB | state MiB |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -511,10 +545,10 @@ def format_profile_table(result: dict[str, Any], baseline: str = "short_conv") -
             ratios = []
             for phase, row in (("prefill", pre), ("decode", dec)):
                 base = by_key.get((baseline, phase, n))
-                ok = base and base["available"] and base["latency_ms"]
-                ratios.append(_fmt(row["latency_ms"] / base["latency_ms"], 1) if ok else "-")
+                ok = base and base["available"] and base["latency_min_ms"]
+                ratios.append(_fmt(row["latency_min_ms"] / base["latency_min_ms"], 1) if ok else "-")
             lines.append(
-                f"| {op} | {n} | {_fmt(pre['latency_ms'])} | {ratios[0]} | {_fmt(dec['latency_ms'], 3)} | {ratios[1]} "
+                f"| {op} | {n} | {_fmt(pre['latency_min_ms'])} | {ratios[0]} | {_fmt(dec['latency_min_ms'], 3)} | {ratios[1]} "
                 f"| {_fmt(pre['peak_mem_mib'])} | {_fmt(dec['peak_mem_mib'])} | {_fmt(pre['state_mib'], 3)} |"
             )
     return "\n".join(lines)
@@ -529,8 +563,8 @@ def plot_profile(result: dict[str, Any], path: str | Path) -> Path:
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
     panels = (
-        ("prefill", "latency_ms", "prefill latency (ms)"),
-        ("decode", "latency_ms", "one decode step (ms)"),
+        ("prefill", "latency_min_ms", "prefill latency (ms, best call)"),
+        ("decode", "latency_min_ms", "one decode step (ms, best call)"),
         ("prefill", "peak_mem_mib", "prefill peak memory (MiB)"),
     )
     for ax, (phase, field_name, title) in zip(axes, panels):

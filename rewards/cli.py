@@ -122,6 +122,11 @@ def _judge(batch: list, args, tokenizer) -> list[dict]:
     return out  # type: ignore[return-value]
 
 
+def _error(message: str) -> None:
+    # plain text, never wrapped, so the file:line stays greppable
+    print(f"lfmgym loops: {message}", file=sys.stderr)
+
+
 def cmd_loops(args) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -129,7 +134,7 @@ def cmd_loops(args) -> int:
 
     err = Console(stderr=True)
     if args.max_period < 1 or args.min_coverage < 2 or args.min_repeats < 2:
-        err.print("lfmgym loops: need --max-period >= 1, --min-coverage >= 2 and --min-repeats >= 2")
+        _error("need --max-period >= 1, --min-coverage >= 2 and --min-repeats >= 2")
         return 2
     tokenizer = None
     if args.tokenizer:
@@ -138,12 +143,12 @@ def cmd_loops(args) -> int:
         try:
             tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
         except Exception as exc:
-            err.print(f"lfmgym loops: cannot load tokenizer {args.tokenizer!r}: {type(exc).__name__}: {exc}")
+            _error(f"cannot load tokenizer {args.tokenizer!r}: {type(exc).__name__}: {exc}")
             return 2
     try:
         stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")
     except OSError as exc:
-        err.print(f"lfmgym loops: cannot read {args.file!r}: {exc.strerror}")
+        _error(f"cannot read {args.file!r}: {exc.strerror}")
         return 2
     sink = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
     total = loops = flagged = 0
@@ -177,7 +182,7 @@ def cmd_loops(args) -> int:
                 flagged += v["finished"] is not None
                 rep4_sum += v["seq_rep_4"]
     except _BadInput as exc:
-        err.print(f"lfmgym loops: {exc}", markup=False)
+        _error(str(exc))
         return 2
     finally:
         if args.out:

@@ -91,8 +91,15 @@ def _balanced(text: str, open_at: int) -> str | None:
     return None
 
 
+_CLAUSE_END_RE = re.compile(r"[,;]\s+(?=i\.e\.|e\.g\.|[a-z]{2,}\b(?!\s*=))")
+
+
 def _clip_sentence(span: str) -> str:
-    """The span up to its first sentence end (a period followed by space/end, not ``3.5``)."""
+    """The span up to its first sentence end (a period followed by space/end, not ``3.5``) or the
+    start of an explanation (``18, since ...``, ``0.5, i.e. ...``)."""
+    m = _CLAUSE_END_RE.search(span)
+    if m:
+        span = span[: m.start()]
     m = re.match(r"(.*?)(?:\.(?=\s|$)|$)", span)
     return (m.group(1) if m else span).strip()
 

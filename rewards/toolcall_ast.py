@@ -502,19 +502,21 @@ def _check_call(name: str, args: dict, gold_name: str, accepted: dict, doc: dict
     for p in required:
         if p not in args:
             return _fail("missing_param", f"{gold_name}: missing required parameter {p!r}")
-    for p, value in args.items():
+    # Structure before values, so the reported kind does not depend on argument order.
+    for p in args:
         if p not in props:
             return _fail("unknown_param", f"{gold_name}: unknown parameter {p!r} (not in the function's schema)")
         if p not in accepted:
             return _fail("unknown_param", f"{gold_name}: unexpected parameter {p!r} (the answer does not use it)")
+    for p, vals in accepted.items():
+        if p not in args and "" not in vals:
+            return _fail("missing_param", f"{gold_name}: missing parameter {p!r} (the answer requires it)")
+    for p, value in args.items():
         spec = props[p] if isinstance(props[p], dict) else {}
         items = spec.get("items") if isinstance(spec.get("items"), dict) else {}
         result = _check_value(p, value, accepted[p], spec.get("type"), items.get("type"), lang, strict_types)
         if not result.valid:
             return MatchResult(False, f"{gold_name}: {result.error}", result.kind)
-    for p, vals in accepted.items():
-        if p not in args and "" not in vals:
-            return _fail("missing_param", f"{gold_name}: missing parameter {p!r} (the answer requires it)")
     return _OK
 
 

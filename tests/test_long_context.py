@@ -64,6 +64,7 @@ def test_prompt_gives_metadata_and_question_not_the_context(env):
     assert "```repl" in messages[0]["content"] and "FINAL_VAR" in messages[0]["content"]
 
 
+@pytest.mark.slow
 def test_oracle_scores_full_marks_for_every_family_at_every_length():
     tasks = []
     for family in FAMILIES:
@@ -296,6 +297,7 @@ def test_string_keys_from_the_cli_are_accepted_for_lengths():
     assert env.context_lengths[0] == 3_000
 
 
+@pytest.mark.slow
 def test_check_env_passes_on_short_contexts():
     from lfmgym.testing import check_env
 

@@ -206,12 +206,14 @@ def test_gsm8k_loader_reads_the_shared_test_file():
 
 @pytest.mark.parametrize("env_cls", [MathEnv, MathCalculatorEnv])
 def test_oracle_scores_100_percent_on_gsm8k(env_cls):
-    tasks = load_tasks(GSM8K_TEST, limit=150)
+    # The whole file (1,319 tasks) scores 100% too; a slice keeps this test fast.
+    tasks = load_tasks(GSM8K_TEST, limit=100)
     env = env_cls(tasks=tasks)
     records = run_episodes(lambda: env_cls(tasks=tasks), OraclePolicy(env), tasks)
     wrong = [(r.task.id, r.messages[-1]["content"][-60:]) for r in records if r.components["correct"] != 1.0]
     assert not wrong, wrong[:5]
-    wrong_records = run_episodes(lambda: env_cls(tasks=tasks), WrongAnswerPolicy(), tasks)
+    assert all(env.success(r.components) for r in records)
+    wrong_records = run_episodes(lambda: env_cls(tasks=tasks), WrongAnswerPolicy(), tasks[:40])
     assert sum(r.components["correct"] for r in wrong_records) == 0
 
 
@@ -264,3 +266,19 @@ def test_missing_local_path_is_a_clear_error(tmp_path):
         load_tasks(tmp_path / "nope.jsonl")
     with pytest.raises(FileNotFoundError, match="validation.jsonl"):
         load_tasks(tmp_path, split="validation")
+
+
+def test_hub_ids_go_through_datasets(monkeypatch):
+    # The hub path is for users; here datasets.load_dataset is replaced so nothing is downloaded.
+    import datasets
+
+    calls = []
+
+    def fake_load_dataset(name, config=None, split=None):
+        calls.append((name, config, split))
+        return [{"question": "What is 2+2?", "answer": "2+2=<<2+2=4>>4\n#### 4"}]
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    tasks = load_tasks("openai/gsm8k", split="train")
+    assert calls == [("openai/gsm8k", "main", "train")]
+    assert tasks[0].id == "gsm8k-train-0" and tasks[0].answer == "4" and tasks[0].meta["calc"] == ["2+2"]

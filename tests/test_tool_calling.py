@@ -372,13 +372,11 @@ def test_generic_reward_hacks_never_earn_the_maximum():
 
 # --------------------------------------------------------------------------- fuzzing
 
-identifiers = st.from_regex(r"[A-Za-z_][A-Za-z0-9_.]{0,12}", fullmatch=True)
-values = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=False, allow_infinity=False),
-              st.text(max_size=12)),
-    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=3)),
-    max_leaves=6,
-)
+# Flat strategies on purpose: recursive ones cost more generation time than the env steps they feed.
+identifiers = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_.ABC0123", min_size=1, max_size=10)
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6),
+                    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=12))
+values = st.one_of(scalars, st.lists(scalars, max_size=3))
 TOOL_NAMES = sorted({n for aliases in ALIASES.values() for n in aliases} | set(ALIASES))
 names = st.one_of(st.sampled_from(TOOL_NAMES), identifiers)
 PARAMS = ["value", "from_unit", "to_unit", "country", "date", "days", "amount", "account", "order_id", "title", "customer"]
@@ -413,8 +411,8 @@ def junk(draw):
 FUZZ_ENVS = {fmt: ToolCallingEnv(tool_format=fmt) for fmt in FORMATS}
 
 
-@settings(max_examples=150, deadline=None)
-@given(seed=st.integers(0, 10_000), fmt=st.sampled_from(FORMATS), actions=st.lists(junk(), min_size=1, max_size=5))
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 10_000), fmt=st.sampled_from(FORMATS), actions=st.lists(junk(), min_size=1, max_size=3))
 def test_fuzzed_junk_never_raises(seed, fmt, actions):
     env = FUZZ_ENVS[fmt]
     env.reset(seed=seed)

@@ -195,8 +195,8 @@ class LongContextEnv(Env):
 
         aliases = [str(a) for a in task.answer] if isinstance(task.answer, (list, tuple)) else [str(task.answer)]
         pred = episode.final_answer
-        metrics = {k: float(episode.state.get(k, 0.0)) for k in
-                   ("cells_run", "cell_errors", "sub_calls", "sub_call_errors", "sub_call_depth", "answer_from_variable")}
+        names = ("cells_run", "cell_errors", "sub_calls", "sub_call_errors", "sub_call_depth", "answer_from_variable")
+        metrics = {k: float(episode.state.get(k, 0.0)) for k in names}
         return {
             "correct": float(exact_match(pred, aliases)) if pred else 0.0,
             "f1": float(token_f1(pred, aliases)) if pred else 0.0,

@@ -186,7 +186,9 @@ class ReplSession:
             )
         if not self.budget.take():
             self.budget.errors += 1
-            raise RuntimeError(f"sub-call budget exhausted: llm_query may be called {self.budget.limit} times per episode")
+            raise RuntimeError(
+                f"sub-call budget exhausted: llm_query may be called {self.budget.limit} times per episode"
+            )
         depth = self.depth + 1
         self.budget.max_depth_used = max(self.budget.max_depth_used, depth)
         try:
@@ -271,7 +273,8 @@ class ReplSession:
         try:
             final = self.sandbox.get_variable("_final", default=None)
             if isinstance(final, dict) and isinstance(final.get("text"), str):
-                return FinalAnswer(final["text"][:MAX_ANSWER_CHARS], bool(final.get("from_variable")), str(final.get("via")))
+                text = final["text"][:MAX_ANSWER_CHARS]
+                return FinalAnswer(text, bool(final.get("from_variable")), str(final.get("via")))
             ready = self.sandbox.get_variable("answer", default=None)
             if isinstance(ready, dict) and ready.get("ready") is True:
                 return FinalAnswer(str(ready.get("content", ""))[:MAX_ANSWER_CHARS], True, "answer")

@@ -209,8 +209,8 @@ def _people_and_companies(rng: np.random.Generator, n_people: int) -> dict[str, 
     names = _unique_names(rng, n_people)
     person_ids = [f"P{i:06d}" for i in rng.choice(np.arange(1_000_000), size=n_people, replace=False)]
     company_ids = [f"C{i:04d}" for i in rng.choice(np.arange(10_000), size=n_companies, replace=False)]
-    company_names = [f"{n.split()[1]} {s}" for n, s in zip(_unique_names(rng, n_companies),
-                                                           rng.choice(["Labs", "Works", "Foods", "Bank"], size=n_companies))]
+    suffixes = rng.choice(["Labs", "Works", "Foods", "Bank"], size=n_companies)
+    company_names = [f"{n.split()[1]} {s}" for n, s in zip(_unique_names(rng, n_companies), suffixes)]
     company_city = [_CITIES[int(c)] for c in rng.integers(len(_CITIES), size=n_companies)]
     works_at = rng.integers(n_companies, size=n_people)
     mentors = rng.integers(n_people, size=n_people)

@@ -215,7 +215,7 @@ class FTS5Backend:
         snippet_tokens: int = 20,
         drop_stopwords: bool = True,
         selective_df: int = 500,
-        rerank_depth: int = 20,
+        rerank_depth: int = 10,
     ):
         self.path = str(path)
         if not Path(self.path).is_file():
@@ -310,18 +310,29 @@ class FTS5Backend:
         order = sorted(terms, key=lambda t: (dfs[t], t))
         n_selective = max(1, sum(dfs[t] <= self.selective_df for t in terms))
         depth = max(k, self.rerank_depth)
+        # bm25() scores every matching page whatever the LIMIT, so fetch them all (a few hundred).
+        all_rows = plain.replace(" LIMIT ?", "")
         n_docs, avgdl = self._stats
         while n_selective < len(order):
             selective, common = order[:n_selective], order[n_selective:]
             idf = {t: _idf(n_docs, self._df(conn, t, None)) for t in common}
-            ranked = conn.execute(plain, (_match(selective), depth)).fetchall()
-            scores = dict(ranked)
-            if scores:
-                self._add_common_terms(conn, scores, idf, avgdl)
-            # MaxScore bound: a page not re-scored lacks the selective terms or ranked below the
-            # depth on them, and a common term adds less than idf * (k1 + 1). When the best
-            # re-scored page beats that, it is the plain bm25() winner; otherwise widen the net.
-            bound = sum(idf.values()) * (K1 + 1) + (ranked[-1][1] if len(ranked) == depth else 0.0)
+            max_common = sum(idf.values()) * (K1 + 1)  # a common term adds less than idf * (k1 + 1)
+            ranked = conn.execute(all_rows, (_match(selective),)).fetchall()
+            # Re-score candidates best-first, in chunks; stop once the next one cannot catch up
+            # with the best (MaxScore), but re-score at least `depth` of them for the list order.
+            scores: dict[int, float] = {}
+            done = 0
+            while done < len(ranked):
+                chunk = dict(ranked[done : done + 8])
+                self._add_common_terms(conn, chunk, idf, avgdl)
+                scores.update(chunk)
+                done += len(chunk)
+                if done >= depth and done < len(ranked) and ranked[done][1] + max_common < max(scores.values()):
+                    break
+            # A page not re-scored holds no selective term, or ranks below ranked[done] on them:
+            # bound its score. If the best re-scored page beats the bound it is the plain bm25()
+            # winner; otherwise widen the FTS5 query by the next rarest term.
+            bound = (ranked[done][1] if done < len(ranked) else 0.0) + max_common
             best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]
             if best and best[0][1] >= bound * (1 + 1e-9):
                 return best

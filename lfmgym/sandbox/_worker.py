@@ -15,8 +15,9 @@ host -> worker                                   worker -> host
   {"op": "return"|"raise", ...} (to a call)
 
 Its argv is ``[-c, SOURCE_LENGTH, WORKDIR]``. Everything the cell prints goes to capped
-in-memory buffers; file descriptors 1 and 2 are pointed at a file in WORKDIR (the sandbox's tmpfs) so output of ``os.write(1, ...)`` or child processes
-is captured too instead of corrupting the protocol pipe.
+in-memory buffers; file descriptors 1 and 2 are pointed at a file in WORKDIR (the sandbox's
+tmpfs) so output of ``os.write(1, ...)`` or child processes is captured too instead of corrupting
+the protocol pipe.
 """
 
 import ast

@@ -411,7 +411,8 @@ class Sandbox:
         self.start()
         self.cells_run += 1
         budget = min(self.cell_timeout, remaining)
-        return self._exec(code, budget=budget, echo=echo, binding="cell_timeout" if budget == self.cell_timeout else "episode_timeout")
+        binding = "cell_timeout" if budget == self.cell_timeout else "episode_timeout"
+        return self._exec(code, budget=budget, echo=echo, binding=binding)
 
     def _exec(self, code: str, *, budget: float, echo: bool, binding: str = "cell_timeout") -> CellResult:
         assert self._channel is not None

@@ -1,0 +1,181 @@
+"""BFCL data as tool_calling tasks: loading, errors that name file and line, oracle, scoring."""
+
+from __future__ import annotations
+
+import json
+import keyword
+from pathlib import Path
+
+import pytest
+
+from lfmgym import ToolCall, render_tool_calls
+from lfmgym.envs.tool_calling.bfcl import DeclaredToolbox, bfcl_files, canonical_calls, load_bfcl_tasks
+from lfmgym.envs.tool_calling.env import ToolCallingEnv
+
+BFCL = Path(__file__).resolve().parents[2] / "shared" / "data" / "bfcl"
+FORMATS = ("pythonic", "json")
+
+
+def _lines(path: Path) -> int:
+    return sum(1 for line in path.open(encoding="utf-8") if line.strip())
+
+
+def _keyword_params(task) -> bool:
+    """Does the gold use a Python keyword as a parameter name (``from=...``)? The pythonic format
+    (Python call syntax, parsed with ``ast``) cannot express such a call."""
+    return any(keyword.iskeyword(p) for entry in task.answer for params in entry.values() for p in params)
+
+
+@pytest.fixture(scope="module")
+def all_tasks():
+    return {f.name: load_bfcl_tasks(f) for f in bfcl_files(BFCL)}
+
+
+def test_every_single_turn_file_loads(all_tasks):
+    assert len(all_tasks) == 7
+    for name, tasks in all_tasks.items():
+        assert len(tasks) == _lines(BFCL / name)
+        for t in tasks:
+            assert t.meta["source"] == "bfcl" and t.prompt and t.meta["functions"]
+    shapes = {t.meta["shape"] for ts in all_tasks.values() for t in ts}
+    assert shapes == {"simple", "multiple", "parallel", "parallel_multiple", "irrelevance"}
+    assert all(t.answer == [] for t in all_tasks["BFCL_v4_irrelevance.json"])
+    assert {t.meta["language"] for t in all_tasks["BFCL_v4_simple_java.json"]} == {"java"}
+    assert {t.meta["language"] for t in all_tasks["BFCL_v4_simple_javascript.json"]} == {"javascript"}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_oracle_earns_the_maximum_on_all_bfcl_tasks(all_tasks, fmt):
+    env = ToolCallingEnv(tool_format=fmt)
+    played = 0
+    for tasks in all_tasks.values():
+        for task in tasks:
+            if fmt == "pythonic" and _keyword_params(task):
+                continue  # not expressible in Python call syntax (2 Java tasks); the JSON run covers them
+            reward, c = env.score_transcript(task, env.demonstrate(task))
+            assert c["calls"] == c["outcome"] == 1.0, (task.id, env.episode.state["calls_match"])
+            assert c["tool_errors"] == 0.0 and c["malformed"] == 0.0, (task.id, env.episode.tool_errors)
+            assert reward - 0.1 * c["repetition"] == pytest.approx(1.0)
+            played += 1
+    total = sum(len(tasks) for tasks in all_tasks.values())
+    assert played == (total - 2 if fmt == "pythonic" else total)
+
+
+def test_bfcl_calls_get_a_neutral_result_and_failures_are_scored(all_tasks):
+    env = ToolCallingEnv(tool_format="json")
+    task = next(t for t in all_tasks["BFCL_v4_simple_python.json"] if t.id == "bfcl-simple_python_0")
+    demo = env.demonstrate(task)
+    assert [m["role"] for m in demo] == ["system", "user", "assistant", "tool", "assistant"]
+    assert demo[3]["content"] == "OK" and "calculate_triangle_area" in demo[0]["content"]
+    assert '"type": "object"' in demo[0]["content"] and '"type": "dict"' not in demo[0]["content"]
+
+    def play(calls):
+        env.reset(options={"task": task})
+        env.step(render_tool_calls(calls, "json"))
+        _, reward, _, _, info = env.step("Done.")
+        return reward, info["reward_components"], env.episode.state["calls_match"]
+
+    reward, c, match = play([ToolCall("calculate_triangle_area", {"base": 10, "height": 6})])
+    assert c["calls"] == c["outcome"] == 0.0 and c["wrong_value"] == 1.0 and "height" in match["error"]
+    reward, c, match = play([ToolCall("area_of_triangle", {"base": 10, "height": 5})])
+    assert c["unknown_tool"] == 1.0 and c["wrong_function"] == 1.0 and reward < 0
+    assert "unknown tool" in env.episode.tool_results[0]
+    reward, c, match = play([ToolCall("calculate_triangle_area", {"base": 10})])
+    assert c["invalid_args"] == 1.0 and c["wrong_params"] == 1.0
+    reward, c, match = play([ToolCall("calculate_triangle_area", {"base": 10, "height": 5, "unit": "units"})])
+    assert match["valid"] and reward - 0.1 * c["repetition"] == pytest.approx(1.0)
+
+
+def test_bfcl_irrelevance_and_java(all_tasks):
+    env = ToolCallingEnv()
+    task = all_tasks["BFCL_v4_irrelevance.json"][0]
+    env.reset(options={"task": task})
+    _, reward, term, _, info = env.step("I cannot do that with these functions.")
+    assert term and info["reward_components"]["calls"] == 1.0
+    java = all_tasks["BFCL_v4_simple_java.json"][0]
+    system = env.opening(java)[0]["content"]
+    assert "Java" in system and java.meta["functions"][0]["name"] in system
+
+
+def test_env_takes_a_bfcl_path_and_passes_the_conformance_kit():
+    from lfmgym.testing import check_env
+
+    env = ToolCallingEnv(bfcl=BFCL)
+    assert len(env.fixed_tasks) == sum(_lines(f) for f in bfcl_files(BFCL))
+    report = check_env(ToolCallingEnv, env_kwargs={"bfcl": BFCL / "BFCL_v4_parallel_multiple.json", "tool_format": "json"},
+                       n_junk=300)
+    assert report.ok, str(report)
+    with pytest.raises(ValueError, match="not both"):
+        ToolCallingEnv(bfcl=BFCL, tasks=[])
+
+
+def test_declared_toolbox_checks_names_only():
+    box = DeclaredToolbox([{"name": "f", "description": "d", "parameters": {
+        "type": "dict", "properties": {"x": {"type": "float", "description": "x"}, "y": {"type": "any"}}, "required": ["x"]}}])
+    assert box.schemas[0]["function"]["parameters"]["properties"]["x"]["type"] == "number"
+    assert box.call(ToolCall("f", {"x": "a variable"})).output == "OK"
+    assert box.call(ToolCall("f", {"y": 1})).error == "invalid_arguments"
+    assert box.call(ToolCall("f", {"x": 1, "z": 2})).error == "invalid_arguments"
+    assert box.call(ToolCall("g", {})).error == "unknown_tool"
+
+
+def test_canonical_calls_omit_only_optional_parameters():
+    functions = [{"name": "f", "parameters": {"type": "dict", "properties": {}, "required": ["a"]}}]
+    gold = [{"f": {"a": ["", 1], "b": ["", 2], "c": [[{"k": ["v"], "o": ["", "w"]}]]}}]
+    assert canonical_calls(gold, functions) == [ToolCall("f", {"a": 1, "c": [{"k": "v"}]})]
+
+
+# --------------------------------------------------------------------------- bad files
+
+
+def _write(tmp_path: Path, name: str, rows: list) -> Path:
+    path = tmp_path / name
+    path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    return path
+
+
+GOOD_Q = {"id": "simple_python_0", "question": [[{"role": "user", "content": "Area of a 10 by 5 triangle?"}]],
+          "function": [{"name": "area", "description": "Area.", "parameters": {"type": "dict", "properties": {
+              "base": {"type": "integer"}, "height": {"type": "integer"}}, "required": ["base", "height"]}}]}
+GOOD_A = {"id": "simple_python_0", "ground_truth": [{"area": {"base": [10], "height": [5]}}]}
+
+
+def test_bad_question_line_names_file_and_line(tmp_path):
+    q = _write(tmp_path, "BFCL_v4_simple_python.json", [GOOD_Q, "{not json"])
+    (tmp_path / "possible_answer").mkdir()
+    _write(tmp_path / "possible_answer", "BFCL_v4_simple_python.json", [GOOD_A])
+    with pytest.raises(ValueError, match=r"BFCL_v4_simple_python\.json:2: invalid JSON"):
+        load_bfcl_tasks(q)
+    no_function = dict(GOOD_Q, id="simple_python_1", function=[])
+    q = _write(tmp_path, "BFCL_v4_simple_python.json", [GOOD_Q, no_function])
+    with pytest.raises(ValueError, match=r"\.json:2: field 'function'"):
+        load_bfcl_tasks(q)
+    two_turns = dict(GOOD_Q, question=GOOD_Q["question"] * 2)
+    q = _write(tmp_path, "BFCL_v4_simple_python.json", [two_turns])
+    with pytest.raises(ValueError, match=r"\.json:1: 2 turns"):
+        load_bfcl_tasks(q)
+    q = _write(tmp_path, "BFCL_v4_simple_python.json", [GOOD_Q, GOOD_Q])
+    with pytest.raises(ValueError, match=r"\.json:2: duplicate id"):
+        load_bfcl_tasks(q)
+    q = _write(tmp_path, "BFCL_v4_simple_python.json", [{"question": []}])
+    with pytest.raises(ValueError, match=r"\.json:1: missing string field 'id'"):
+        load_bfcl_tasks(q)
+
+
+def test_answer_problems_are_named(tmp_path):
+    q = _write(tmp_path, "BFCL_v4_simple_python.json", [GOOD_Q])
+    with pytest.raises(FileNotFoundError, match="needs answers"):
+        load_bfcl_tasks(q)
+    with pytest.raises(FileNotFoundError, match="answer file not found"):
+        load_bfcl_tasks(q, tmp_path / "missing.json")
+    a = _write(tmp_path, "answers.json", [{"id": "other", "ground_truth": []}])
+    with pytest.raises(ValueError, match="has no ground truth"):
+        load_bfcl_tasks(q, a)
+    a = _write(tmp_path, "answers.json", [{"id": "simple_python_0", "ground_truth": [{"area": {"base": 10}}]}])
+    with pytest.raises(ValueError, match=r"answers\.json:1: .*list of accepted values"):
+        load_bfcl_tasks(q, a)
+    a = _write(tmp_path, "answers.json", [GOOD_A])
+    (task,) = load_bfcl_tasks(q, a)
+    assert task.id == "bfcl-simple_python_0" and task.answer == GOOD_A["ground_truth"]
+    with pytest.raises(FileNotFoundError, match="question file not found"):
+        load_bfcl_tasks(tmp_path / "nope.json")
