@@ -136,6 +136,14 @@ class ModelPolicy:
         )
         return [o[0] for o in outs]
 
+    def chat(self, messages: Messages) -> str:
+        """One reply to one transcript: the ``messages -> str`` shape of a sub-model.
+
+        Envs that let the model call a sub-model (``llm_query`` in ``long_context``) get this
+        from :func:`run_episodes`, so sub-calls are made by the policy itself.
+        """
+        return self.act([messages], [Task(id="sub-call", prompt="", answer="")])[0].text
+
 
 @dataclass
 class EpisodeRecord:
@@ -245,6 +253,9 @@ def run_episodes(
             envs, obs = {}, {}
             for i in chunk:
                 env = env_factory()
+                # Recursive envs call a sub-model; by default that is the policy being rolled out.
+                if isinstance(policy, ModelPolicy) and hasattr(env, "set_sub_model") and getattr(env, "sub_model", None) is None:
+                    env.set_sub_model(policy.chat)
                 o, _ = env.reset(seed=seed + i, options={"task": tasks[i]})
                 envs[i], obs[i] = env, o
                 records[i] = EpisodeRecord(env_name=env.name, task=tasks[i], messages=o)

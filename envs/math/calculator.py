@@ -96,7 +96,7 @@ class _Evaluator:
         if isinstance(value, float):
             # The literal's text is exact ("0.1"), the float it parsed to is not.
             text = (ast.get_source_segment(self.source, node) or "").replace("_", "")
-            mantissa, _, exponent = text.lower().partition("e")
+            exponent = text.lower().partition("e")[2]
             # Fraction("1e999999999") would build 10**999999999: refuse big exponents first.
             if exponent and abs(int(exponent)) > MAX_BITS // 3:
                 raise CalculatorError("result too large")

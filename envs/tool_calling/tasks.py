@@ -547,11 +547,10 @@ def req_choice(ctx: Context) -> Request:
 # --------------------------------------------------------------------------- assembly
 
 
-def _single(ctx: Context, keys=None) -> Request:
-    keys = list(keys or SINGLE)
+def _single(ctx: Context) -> Request:
     for _ in range(20):
         try:
-            return SINGLE[ctx.pick(keys)](ctx)
+            return SINGLE[ctx.pick(SINGLE)](ctx)
         except _Exhausted:
             continue
     raise RuntimeError("could not draw a request (every candidate is exhausted)")

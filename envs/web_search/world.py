@@ -173,9 +173,9 @@ class World:
             r = rng.random()
             if families and r < 0.25:  # a sibling: same family name
                 last = rng.choice(families)
-            elif families and r < 0.35:  # a near-namesake: family name one letter off
+            elif families and r < 0.35:  # a near-namesake: one letter more (never a suffix porter strips)
                 base = rng.choice(families)
-                last = base + rng.choice(["l", "n", "s", "e"]) if len(base) < 10 else base[:-1]
+                last = base + rng.choice(["a", "n", "k"])
             else:
                 last = self._word()
                 families.append(last)
@@ -244,7 +244,7 @@ class World:
             for iid in a.get("invented", [])[:2]:
                 text += f" {last} invented the {n(iid)} in {self.entities[iid].attrs['year']}."
         elif e.kind == "company":
-            text = (f"{e.name} is {_a(a['industry'])} company founded by {n(a['founder'])} in {a['founded']}. "
+            text = (f"{e.name} is {_a(a['industry'])} firm founded by {n(a['founder'])} in {a['founded']}. "
                     f"It is headquartered in {n(a['hq'])} and has {_fmt_int(a['employees'])} employees.")
             for iid in a.get("makes", [])[:2]:
                 text += f" It makes the {n(iid)}."

@@ -131,9 +131,10 @@ def table_rows(runs: list[dict[str, Any]]) -> list[tuple[str, list[str], list[li
     tables = []
     if len(runs) == 1:
         run = runs[0]
-        header = ["env"] + list(ENV_METRICS)
-        rows = [[name] + [_fmt(env_value(row, m), m) for m in ENV_METRICS] for name, row in run["envs"].items()]
-        rows.append(["**overall**"] + [_fmt(env_value(run["overall"], m), m) for m in ENV_METRICS])
+        # Metrics down, envs across: fits a terminal however many metrics there are.
+        header = ["metric"] + list(run["envs"]) + ["overall"]
+        rows = [[m] + [_fmt(env_value(row, m), m) for row in run["envs"].values()]
+                + [_fmt(env_value(run["overall"], m), m)] for m in ENV_METRICS]
         tables.append((f"{run['label']} (rates in %)", header, rows))
         return tables
     names = _env_names(runs)
@@ -165,7 +166,7 @@ def print_runs(runs: list[dict[str, Any]]) -> None:
     for title, header, rows in table_rows(runs):
         table = Table(title=title)
         for col in header:
-            table.add_column(col, justify="left" if col in ("run", "env", "category") else "right")
+            table.add_column(col, justify="left" if col in ("run", "metric", "category") else "right")
         for r in rows:
             table.add_row(*[c.replace("**", "") for c in r])
         console.print(table)
