@@ -108,7 +108,8 @@ def cmd_env_show(args) -> int:
         con.print_json(json.dumps(env.toolbox.schemas))
     con.rule(f"sample task {task.id} (difficulty {task.difficulty})")
     for m in env.episode.messages:
-        con.print(f"[bold]{m['role']}[/bold]: {m['content']}", markup=False, highlight=False)
+        con.print(f"[bold]{m['role']}[/bold]:", highlight=False)
+        con.print(m["content"], markup=False, highlight=False)
     con.print(f"gold answer: {task.answer!r}", markup=False)
     return 0
 

@@ -22,16 +22,34 @@ __all__ = ["tool_schema", "ToolResult", "Toolbox", "format_tool_output"]
 MAX_TOOL_OUTPUT = 4_000
 
 
+_SCHEMA_CACHE: dict[Any, dict] = {}
+
+
 def tool_schema(fn: Callable) -> dict:
     """JSON schema of a typed, documented function (``{"type": "function", "function": {...}}``).
+
+    Schemas are cached per function (bound methods share their function's entry): envs build a
+    fresh toolbox every episode and parsing docstrings would otherwise dominate a cheap reset.
 
     Raises:
         ValueError: naming the function when its docstring or type hints are incomplete.
     """
+    import copy
+
+    key = getattr(fn, "__func__", fn)
+    try:
+        cached = _SCHEMA_CACHE.get(key)
+    except TypeError:  # unhashable callable
+        cached, key = None, None
+    if cached is not None:
+        return copy.deepcopy(cached)
     from transformers.utils import get_json_schema
 
     try:
-        return get_json_schema(fn)
+        schema = get_json_schema(fn)
+        if key is not None:
+            _SCHEMA_CACHE[key] = copy.deepcopy(schema)
+        return schema
     except Exception as exc:  # transformers raises several DocstringParsingException flavours
         name = getattr(fn, "__name__", repr(fn))
         raise ValueError(f"tool {name!r}: cannot build its JSON schema: {exc}") from exc
