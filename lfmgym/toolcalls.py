@@ -130,6 +130,39 @@ def _call_name(func: ast.AST) -> str:
     raise ValueError(f"call target {ast.unparse(func)[:60]!r} is not a function name")
 
 
+_KW_PREFIX = "__lfmgym_kw_"
+
+
+def _escape_keyword_args(text: str) -> str:
+    """Rename keyword-named arguments (``from=``, ``class=``) so :mod:`ast` can parse them.
+
+    BFCL functions do use such names; tokens inside string literals are left alone because
+    :mod:`tokenize` sees strings as single tokens.
+    """
+    import io
+    import keyword
+    import tokenize
+
+    if not any(f"{kw}" in text for kw in keyword.kwlist):
+        return text
+    try:
+        toks = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return text
+    lines = text.splitlines(keepends=True)
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line))
+    edits = []
+    for i, tok in enumerate(toks[1:-1], start=1):
+        if (tok.type == tokenize.NAME and keyword.iskeyword(tok.string)
+                and toks[i + 1].string == "=" and toks[i - 1].string in ("(", ",")):
+            edits.append(offsets[tok.start[0] - 1] + tok.start[1])
+    for pos in reversed(edits):
+        text = text[:pos] + _KW_PREFIX + text[pos:]
+    return text
+
+
 def parse_python_call_list(source: str) -> list[ToolCall]:
     """Parse ``[f(a=1), g(b='x')]`` (or a single ``f(a=1)``) into tool calls.
 
@@ -143,7 +176,7 @@ def parse_python_call_list(source: str) -> list[ToolCall]:
     if not text:
         raise ValueError("empty tool-call list")
     try:
-        tree = ast.parse(text, mode="eval")
+        tree = ast.parse(_escape_keyword_args(text), mode="eval")
     except SyntaxError as exc:
         raise ValueError(f"not valid Python call syntax: {exc.msg} (col {exc.offset})") from None
     except (ValueError, RecursionError, MemoryError) as exc:
@@ -161,9 +194,10 @@ def parse_python_call_list(source: str) -> list[ToolCall]:
         for kw in node.keywords:
             if kw.arg is None:
                 raise ValueError(f"call {i} ({name}): '**' unpacking is not allowed")
-            if kw.arg in args:
-                raise ValueError(f"call {i} ({name}): argument {kw.arg!r} given twice")
-            args[kw.arg] = _literal(kw.value, f"call {i} ({name}) argument {kw.arg!r}")
+            arg = kw.arg.removeprefix(_KW_PREFIX)
+            if arg in args:
+                raise ValueError(f"call {i} ({name}): argument {arg!r} given twice")
+            args[arg] = _literal(kw.value, f"call {i} ({name}) argument {arg!r}")
         calls.append(ToolCall(name, args))
     return calls
 

@@ -117,7 +117,12 @@ def train_tokenizer(
     reserved = len(SPECIAL_TOKENS) + len(MARKUP_TOKENS)
     if vocab_size < 256 + reserved:
         raise ValueError(f"vocab_size must be at least {256 + reserved} (bytes + special tokens), got {vocab_size}")
-    corpus = [t for t in texts if isinstance(t, str) and t]
+    corpus = []
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"texts[{i}] is {type(text).__name__}, expected str")
+        if text:
+            corpus.append(text)
     if not corpus:
         raise ValueError("train_tokenizer needs at least one non-empty text")
     if max_texts is not None and len(corpus) > max_texts:

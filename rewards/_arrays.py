@@ -6,7 +6,8 @@ holds the largest id, plus the true ``lengths[B]``. An n-gram is identified by a
 
 * when ``n`` ids fit in one machine word (``n * itemsize <= 8`` bytes: 4-grams of a 65k
   vocabulary), the key is those bytes read as one unaligned ``uint32``/``uint64`` -- a single pass;
-* when ``n * bits <= 64`` the ids are bit-packed with shifts;
+* when ``n * bits <= 64`` the ids are bit-packed with shifts (also when that gives a 32-bit key
+  where the word read would give a 64-bit one: 32-bit keys sort twice as fast);
 * otherwise keys are built by doubling: the key of an ``a+b``-gram packs the per-row dense ranks
   of its two halves.
 
@@ -261,7 +262,7 @@ def ngram_keys(batch: IdBatch, n: int) -> np.ndarray:
     if width <= 0 or B == 0:
         return np.zeros((B, max(width, 0)), dtype=np.uint64)
     item = batch.ids.dtype.itemsize
-    if n * item <= 8:
+    if n * item <= 8 and not (n * item > 4 and n * batch.bits <= 32):
         # n consecutive ids are n*item contiguous bytes: read them as one (unaligned) word.
         word = 4 if n * item <= 4 else 8
         view = np.ndarray((B, width), dtype=f"<u{word}", buffer=batch._buf, offset=0,
@@ -270,6 +271,8 @@ def ngram_keys(batch: IdBatch, n: int) -> np.ndarray:
             return view.copy()
         return view & np.array((1 << (8 * n * item)) - 1, dtype=f"<u{word}")
     out = _keys(batch.ids.astype(np.uint64), batch.bits, n, {})[:, :width]
+    if n * batch.bits <= 32:  # 32-bit keys sort about twice as fast
+        return out.astype(np.uint32)
     return np.array(out, copy=True)
 
 

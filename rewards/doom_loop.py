@@ -173,6 +173,48 @@ def _rep_metrics(batch: IdBatch, ls: Sequence[int]) -> tuple[np.ndarray, dict[in
     return seq_rep_1, rep
 
 
+def _distinct_by_suffix(batch: IdBatch) -> dict[int, np.ndarray] | None:
+    """Distinct 1..4-gram counts per row from ONE sort of 4-gram keys, or None if not applicable.
+
+    Each row is prefixed with three copies of a sentinel id ``S`` that occurs nowhere in the
+    batch, and the 4-gram starting at every padded position ``q = 0 .. len-1`` is read as one
+    little-endian word, so its last ``k`` units are the key's high bits. Sorting those keys groups
+    equal ``k``-suffixes together for every ``k`` at once, and the ``k``-suffixes cover every real
+    ``k``-gram of the row exactly once, plus ``min(k-1, len)`` suffixes containing ``S`` -- all
+    distinct from each other and from real ones -- which are subtracted. Needs ids of at most two
+    bytes (and one unused id); otherwise the caller sorts each n separately.
+    """
+    item = batch.ids.dtype.itemsize
+    if item > 2 or len(batch) == 0:
+        return None
+    counts = np.bincount(batch.ids.ravel(), minlength=1 << (8 * item))
+    counts[0] -= int((batch.ids.shape[1] - batch.lengths).sum())  # right padding is not an id
+    free = np.flatnonzero(counts == 0)
+    if free.size == 0:
+        return None
+    B, L = batch.ids.shape
+    padded = np.zeros((B, L + 3 + 4), dtype=batch.ids.dtype)
+    padded[:, :3] = free[0]
+    padded[:, 3 : 3 + L] = batch.ids
+    word = 4 * item
+    keys = np.ndarray((B, L), dtype=f"<u{word}", buffer=padded, offset=0, strides=(padded.strides[0], item)).copy()
+    lengths = batch.lengths
+    if not batch.uniform:
+        keys[np.arange(L)[None, :] >= lengths[:, None]] = np.iinfo(keys.dtype).max
+    keys.sort(axis=1)
+    valid_pairs = None if batch.uniform else np.arange(L - 1)[None, :] < (lengths - 1)[:, None]
+    out = {}
+    bits = 8 * item
+    for k in (1, 2, 3, 4):
+        suffix = keys >> keys.dtype.type(bits * (4 - k)) if k < 4 else keys
+        change = suffix[:, 1:] != suffix[:, :-1]
+        if valid_pairs is not None:
+            change &= valid_pairs
+        distinct = change.sum(axis=1, dtype=np.int64) + (lengths > 0)
+        out[k] = distinct - np.minimum(k - 1, lengths)
+    return out
+
+
 def _finished_list(finished: Any, B: int) -> list[bool | None]:
     if finished is None or isinstance(finished, (bool, np.bool_)):
         return [None if finished is None else bool(finished)] * B
@@ -217,9 +259,14 @@ def detect_doom_loops(
     rep: dict[int, np.ndarray] = {}
     if metrics:
         seq_rep[1], rep = _rep_metrics(batch, REP_LS)
+        distinct = _distinct_by_suffix(batch)
         for n in SEQ_REP_NS[1:]:
-            distinct, total = ngram_distinct_counts(batch, n)
-            seq_rep[n] = np.where(total > 0, 1.0 - distinct / np.maximum(total, 1), 0.0)
+            total = np.maximum(batch.lengths - n + 1, 0)
+            if distinct is None:
+                distinct_n, _ = ngram_distinct_counts(batch, n)
+            else:
+                distinct_n = distinct[n]
+            seq_rep[n] = np.where(total > 0, 1.0 - distinct_n / np.maximum(total, 1), 0.0)
     out = []
     lengths = batch.lengths.tolist()
     period_l, covered_l = period.tolist(), covered.tolist()

@@ -74,6 +74,8 @@ NGRAM = {
 
 SCHEMA: dict[str, Any] = {
     "seed": F(int, 0, "seed of task sampling, model init and trainers"),
+    "threads": F(int, None, "torch CPU threads (null: torch's default); 1 is fastest for tiny models on a busy CPU",
+                 nullable=True, min=1),
     "model": {
         "name": F(str, "tiny", "a preset (tiny, small, ...: trained from scratch), a local directory or a hub id"),
         "tokenizer": F(str, None, "tokenizer dir/id for a preset; default: train one on the envs' text", nullable=True),

@@ -98,6 +98,16 @@ def _eval_stage(cfg: dict, stage: str, model_dir: Path, stage_dir: Path, progres
     return rows
 
 
+def _quiet_libraries() -> None:
+    """Keep the console to our progress display: no per-load progress bars from transformers/datasets."""
+    import datasets
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+    datasets.disable_progress_bars()
+
+
 def _check_resume(out: Path, cfg: dict, resume: bool) -> None:
     saved = out / "config.json"
     if not saved.is_file():
@@ -144,6 +154,11 @@ def run_pipeline(
     """
     cfg = load_config(config)
     check_trainer_args(cfg)
+    _quiet_libraries()
+    if cfg["threads"]:
+        import torch
+
+        torch.set_num_threads(cfg["threads"])
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     _check_resume(out, cfg, resume)

@@ -107,6 +107,15 @@ def test_tokenizer_is_deterministic(tokenizer):
     assert len(tokenizer) <= 2048
 
 
+def test_tokenizer_rejects_bad_input():
+    with pytest.raises(TypeError, match=r"texts\[1\] is int"):
+        train_tokenizer(["ok", 3])
+    with pytest.raises(ValueError, match="at least one non-empty text"):
+        train_tokenizer(["", ""])
+    with pytest.raises(ValueError, match="vocab_size must be at least"):
+        train_tokenizer(["abc"], vocab_size=100)
+
+
 def test_tokenizer_splits_digits_and_keeps_lfm2_special_ids(tokenizer):
     ids = tokenizer("x = 2024", add_special_tokens=False)["input_ids"]
     digits = [t for t in tokenizer.convert_ids_to_tokens(ids) if any(c.isdigit() for c in t)]

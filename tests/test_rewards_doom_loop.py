@@ -90,6 +90,17 @@ def test_seq_rep_and_rep_l_match_their_definitions(seqs):
         assert v.rep_l[16] <= v.rep_l[32] <= v.rep_l[128] <= 1.0
 
 
+@pytest.mark.parametrize("alphabet", [5, 256, 3000, 70000])
+def test_seq_rep_on_every_id_width_and_without_a_free_sentinel(alphabet):
+    # 256: every one-byte id is used, so the one-sort path has no sentinel and falls back
+    rng = np.random.default_rng(alphabet)
+    seqs = [rng.integers(0, alphabet, int(rng.integers(0, 400))).tolist() for _ in range(6)]
+    seqs.append(list(range(256)) * 2)
+    for seq, v in zip(seqs, detect_doom_loops(seqs, False)):
+        seq_rep, _ = brute_metrics(seq)
+        assert v.seq_rep == pytest.approx(seq_rep, abs=1e-12)
+
+
 def test_batch_equals_one_at_a_time_with_ragged_lengths():
     rng = np.random.default_rng(3)
     seqs = [rng.integers(0, 4, int(rng.integers(0, 300))).tolist() for _ in range(20)]

@@ -1,5 +1,7 @@
 """Tool-call formats: round trips (property-based), malformed text, schema coercion."""
 
+import keyword
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,7 +15,7 @@ from lfmgym.toolcalls import (
 )
 
 identifiers = st.from_regex(r"[a-z_][a-z0-9_]{0,10}", fullmatch=True).filter(
-    lambda s: s not in {"true", "false", "null", "none", "True", "False", "None"}
+    lambda s: s not in {"true", "false", "null", "none"} and not keyword.iskeyword(s)
 )
 scalars = st.one_of(
     st.none(),
@@ -162,3 +164,11 @@ def test_coercion_errors_name_the_argument(args, needle):
     with pytest.raises(TypeError, match=None) as exc:
         coerce_arguments(args, SCHEMA)
     assert needle in str(exc.value)
+
+
+def test_python_keywords_as_argument_names_round_trip():
+    calls = [ToolCall("route", {"from": "Paris", "class": "economy", "note": "from=x, class=y"})]
+    text = render_tool_calls(calls)
+    r = parse_tool_calls(text)
+    assert r.ok, r.error
+    assert r.calls == calls
