@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (KeyError, ValueError, FileNotFoundError) as exc:
+    except (KeyError, ValueError, FileNotFoundError, FileExistsError) as exc:
         # Config and input errors name the field or the line; show them without a traceback.
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"lfmgym: error: {msg}", file=sys.stderr)

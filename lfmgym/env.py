@@ -195,6 +195,11 @@ class Env(gymnasium.Env):
         """The tools available in this episode (fresh per episode when they hold state)."""
         return []
 
+    def make_toolbox(self, task: Task) -> Toolbox:
+        """The :class:`Toolbox` of an episode; by default built from :meth:`tools`. Override to
+        offer non-executable tools (e.g. BFCL function docs answered with a neutral result)."""
+        return Toolbox(self.tools(task))
+
     def system_prompt(self, task: Task) -> str:
         """The env's instructions; tool schemas and format instructions are appended for you."""
         return "You are a helpful assistant."
@@ -262,7 +267,7 @@ class Env(gymnasium.Env):
 
     def opening(self, task: Task) -> list[dict[str, Any]]:
         """The first messages of an episode for ``task``: system prompt (with tools) and user."""
-        toolbox = Toolbox(self.tools(task))
+        toolbox = self.make_toolbox(task)
         return [
             {"role": "system", "content": self._render_system(task, toolbox)},
             {"role": "user", "content": task.prompt},
@@ -291,7 +296,7 @@ class Env(gymnasium.Env):
             task = self.fixed_tasks[int(options["index"])]
         else:
             task = self.sample_task(self.np_random, options.get("difficulty"))
-        self.toolbox = Toolbox(self.tools(task))
+        self.toolbox = self.make_toolbox(task)
         self.episode = Episode(task=task, messages=[])
         self.episode.messages = [
             {"role": "system", "content": self._render_system(task, self.toolbox)},
@@ -349,13 +354,29 @@ class Env(gymnasium.Env):
             components = {k: 0.0 for k in self.reward_weights if k != "repetition"}
             components["score_error"] = 1.0
             episode.parse_errors.append(f"score error: {type(exc).__name__}: {exc}")
-        text = "\n".join(episode.assistant_texts)
+        text = self.repetition_text(episode)
         components["repetition"] = float(ngram_repetition_penalty(text, n=3, max_penalty=-1.0, unit="word"))
         components.setdefault("parse_ok", float(not episode.parse_errors))
         components.setdefault("tool_calls", float(len(episode.tool_calls)))
         components.setdefault("tool_errors", float(len(episode.tool_errors)))
         components.setdefault("turns", float(episode.turns))
         return components
+
+    def repetition_text(self, episode: Episode) -> str:
+        """The text the repetition penalty reads: the assistant's words, with each tool call
+        collapsed to one word, so the format's markup (identical in every call) is not
+        mistaken for repetition while a call repeated over and over still is."""
+        from lfmgym.toolcalls import render_python_call_list
+
+        parts = []
+        for text in episode.assistant_texts:
+            parsed = parse_tool_calls(text, self.tool_format)
+            if not parsed.ok:
+                parts.append(text)
+                continue
+            calls = " ".join(render_python_call_list([c]).replace(" ", "") for c in parsed.calls)
+            parts.append(f"{parsed.content} {calls}".strip())
+        return "\n".join(parts)
 
     def total_reward(self, components: dict[str, float]) -> float:
         """Weighted sum of the components (weight 0 or absent = metric only)."""

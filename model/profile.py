@@ -70,6 +70,7 @@ class ProfileRow:
     latency_min_ms: float | None = None
     peak_mem_mib: float | None = None
     state_mib: float | None = None
+    mixer_params: int | None = None
     available: bool = True
     note: str = ""
 
@@ -341,6 +342,7 @@ def _measure_operator(
         return [ProfileRow(op.key, phase, n, available=False, note=f"unavailable: {exc}")
                 for n in seq_lens for phase in ("prefill", "decode")]
     model = model.to(device=device, dtype=dtype).eval()
+    n_params = sum(p.numel() for p in mixer.parameters())
     cache_kw = _cache_kwarg(model)
     meter = _MixerMeter(mixer, device)
     generator = torch.Generator(device="cpu").manual_seed(0)
@@ -384,6 +386,7 @@ def _measure_operator(
                         latency_min_ms=min(times) * 1e3,
                         peak_mem_mib=None if peak is None else peak / 2**20,
                         state_mib=state / 2**20,
+                        mixer_params=n_params,
                     )
                 )
     finally:
@@ -524,12 +527,16 @@ def format_profile_table(result: dict[str, Any], baseline: str = "short_conv") -
     peak memory and state size."""
     rows = result["rows"]
     by_key = {(r["operator"], r["phase"], r["seq_len"]): r for r in rows}
+    params = {r["operator"]: r.get("mixer_params") for r in rows if r.get("mixer_params")}
     lines = [
         f"Operator profile on {result['meta']['device']} ({result['meta']['device_name']}), "
         f"hidden={result['meta']['hidden']}, {result['meta']['dtype']}, threads={result['meta']['threads']}, "
         f"attention={result['meta']['attn_implementation']}, SWA window={result['meta']['window']}",
         "",
         "Latency: best of the timed calls (median in profile.json); ×conv: ratio to the short conv at the same L.",
+        "Mixer parameters: " + ", ".join(
+            f"{op} {params[op] / 1e6:.2f}M" for op in result["meta"]["operators"] if params.get(op)
+        ) + ".",
         "",
         "| operator | L | prefill ms | ×conv | decode ms | ×conv | prefill peak MiB | decode peak MiB | state MiB |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",

@@ -53,14 +53,18 @@ MAX_ANSWER_CHARS = 256  # a final answer is short; longer spans are not parsed
 MAX_CANDIDATES = 16  # more distinct marked answers than this is stuffing
 TIMEOUT_S = 2  # math-verify's own (signal-based) timeout for parsing and for comparing
 
+# Every pattern here is linear-time: model text is adversarial, so no nested quantifiers.
 _TOOL_BLOCK_RES = [
     re.compile(r"<\|tool_call_start\|>.*?(?:<\|tool_call_end\|>|$)", re.S),
     re.compile(r"<tool_call>.*?(?:</tool_call>|$)", re.S),
-    # a bare pythonic call list, e.g. [submit(answer=42)] or [f(a=1), g(b=2)]
-    re.compile(r"\[\s*[A-Za-z_][\w.]*\s*\([^\[\]]*\)\s*(?:,\s*[A-Za-z_][\w.]*\s*\([^\[\]]*\)\s*)*\]"),
     # a JSON call object, e.g. {"name": "f", "arguments": {"x": 42}}
     re.compile(r'\{\s*"name"\s*:\s*"[^"]*"\s*,\s*"(?:arguments|parameters)"\s*:\s*\{[^{}]*\}\s*\}'),
 ]
+_CALL_LIST_OPEN_RE = re.compile(r"\[\s*[A-Za-z_][\w.]*\s*\(")  # "[f(" opens a bare call list
+_SQUARE_RE = re.compile(r"[\[\]]")
+_BRACE_RE = re.compile(r"[{}]")
+MAX_BOXES = 64  # more boxes than this is stuffing; only the last ones are read
+MAX_BOX_CHARS = 4 * MAX_ANSWER_CHARS
 _BOXED_RE = re.compile(r"\\(?:boxed|fbox)\s*(\{)|\\boxed\s+([^\s${}]+)")
 _ANSWER_IS_RE = re.compile(r"\b(?:final\s+)?answer\s*(?:is\b\s*[:\-]?|:|=)[ \t]*([^\n]+)", re.I)
 _GSM8K_RE = re.compile(r"####[ \t]*([^\n]+)")
@@ -68,26 +72,53 @@ _NUMBER_RE = re.compile(r"(?<![A-Za-z0-9_.])-?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+
 _THOUSANDS_RE = re.compile(r"(?<=[0-9]),(?=[0-9]{3}(?![0-9]))")
 _TRAILING_WORDS_RE = re.compile(r"^(.*?[0-9%}])\s*(?:[A-Za-z]+\.?\s*)+$")
 _SENTENCE_END_RE = re.compile(r"[.!?](?=\s|$)|\n")
+_OPERATION_RE = re.compile(r"[0-9)]\s*[-+*/×÷^x]\s*[0-9(]")
+
+
+def _strip_call_lists(text: str) -> str:
+    """Remove bare pythonic call lists (``[submit(answer=42)]``) with one pass over the brackets."""
+    if "[" not in text or "(" not in text:
+        return text
+    stack: list[int] = []
+    spans: list[tuple[int, int]] = []
+    for m in _SQUARE_RE.finditer(text):
+        if m.group() == "[":
+            stack.append(m.start())
+        elif stack:
+            start = stack.pop()
+            if _CALL_LIST_OPEN_RE.match(text, start):
+                while spans and spans[-1][0] >= start:  # an inner list of an outer call list
+                    spans.pop()
+                spans.append((start, m.end()))
+    if not spans:
+        return text
+    parts, pos = [], 0
+    for start, end in spans:
+        parts.append(text[pos:start])
+        pos = end
+    parts.append(text[pos:])
+    return " ".join(parts)
 
 
 def strip_tool_calls(text: str) -> str:
     """``text`` without tool-call markup (both wire formats, bare call lists, JSON call objects)."""
     for rx in _TOOL_BLOCK_RES:
         text = rx.sub(" ", text)
-    return text
+    return _strip_call_lists(text)
 
 
 def _balanced(text: str, open_at: int) -> str | None:
-    """Content of the brace group opening at ``text[open_at] == '{'``, or None if unclosed."""
+    """Content of the brace group opening at ``text[open_at] == '{'``; None if unclosed within
+    :data:`MAX_BOX_CHARS` (a longer box is not an answer)."""
     depth = 0
-    for i in range(open_at, len(text)):
-        c = text[i]
-        if c == "{":
+    stop = min(len(text), open_at + MAX_BOX_CHARS)
+    for m in _BRACE_RE.finditer(text, open_at, stop):
+        if m.group() == "{":
             depth += 1
-        elif c == "}":
+        else:
             depth -= 1
             if depth == 0:
-                return text[open_at + 1 : i]
+                return text[open_at + 1 : m.start()]
     return None
 
 
@@ -115,7 +146,7 @@ def marked_answers(text: str) -> list[tuple[str, str]]:
     with no digit, ``$`` or LaTeX (prose like "the answer is not obvious") are skipped.
     """
     out: list[tuple[str, str]] = []
-    for m in _BOXED_RE.finditer(text):
+    for m in list(_BOXED_RE.finditer(text))[-MAX_BOXES:]:
         content = _balanced(text, m.start(1)) if m.group(1) else m.group(2)
         if content is not None and content.strip():
             out.append(("boxed", content.strip()))
@@ -130,6 +161,19 @@ def marked_answers(text: str) -> list[tuple[str, str]]:
     return out
 
 
+def _words(s: str) -> str:
+    return " ".join(s.lower().split())
+
+
+def _is_computed(prefix: str) -> bool:
+    """``prefix`` (the sentence before a number) ends ``<computation> =``, as in ``5 + 3 = 8``."""
+    p = prefix.rstrip().rstrip("$").rstrip()
+    if not p.endswith("="):
+        return False
+    lhs = p[:-1].rsplit("=", 1)[-1]
+    return bool(_OPERATION_RE.search(lhs))
+
+
 def _fallback_number(text: str, prompt: str | None = None) -> tuple[str | None, str | None]:
     """The last number, or ``(None, reason)`` when the text looks like a list or a question."""
     numbers = list(_NUMBER_RE.finditer(text))
@@ -139,22 +183,21 @@ def _fallback_number(text: str, prompt: str | None = None) -> tuple[str | None, 
     if stripped.endswith("?"):
         return None, "question"
     last = numbers[-1]
-    after_equals = bool(re.search(r"=\s*\$?\s*$", text[: last.start()]))
+    ends = [m.end() for m in _SENTENCE_END_RE.finditer(text, 0, last.start())]
+    start = ends[-1] if ends else 0
+    computed = _is_computed(text[start : last.start()])
     words = stripped.split()
     numeric_words = sum(1 for w in words if re.search(r"[0-9]", w))
     # Mostly numbers (one per line, comma lists, the question's numbers) is a list, not an answer;
-    # an equation ending in "= 36" is the exception.
-    if numeric_words >= 2 and numeric_words / len(words) > 0.5 and not after_equals:
+    # a computation ending in "= 36" is the exception.
+    if numeric_words >= 2 and numeric_words / len(words) > 0.5 and not computed:
         return None, "number_list"
-    if prompt:
-        squash = lambda s: " ".join(s.lower().split())  # noqa: E731
-        if len(prompt.strip()) >= 8 and squash(prompt) in squash(text):
-            return None, "copied_prompt"
-    ends = [m.end() for m in _SENTENCE_END_RE.finditer(text, 0, last.start())]
-    start = ends[-1] if ends else 0
+    if prompt and len(prompt.strip()) >= 8 and _words(prompt) in _words(text):
+        return None, "copied_prompt"
     nxt = _SENTENCE_END_RE.search(text, last.end())
-    sentence_numbers = [m for m in numbers if start <= m.start() and (nxt is None or m.end() <= nxt.start())]
-    if len(sentence_numbers) > 1 and not after_equals:
+    stop = nxt.start() if nxt else len(text)
+    in_sentence = sum(1 for m in numbers if start <= m.start() and m.end() <= stop)
+    if in_sentence > 1 and not computed:
         return None, "number_list"
     return last.group(0), None
 

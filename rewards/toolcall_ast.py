@@ -83,6 +83,7 @@ JS_TYPES: dict[str, type] = {
     "dict": dict, "array": list, "any": str,
 }
 _LANGS = {"python": "python", "java": "java", "javascript": "javascript", "js": "javascript"}
+MAX_SOURCE_CHARS = 4096  # longer Java/JS source values are not converted (and so do not match)
 
 
 @dataclass(frozen=True)
@@ -274,7 +275,8 @@ def _java_list(s: str, item_t: str | None) -> Any:
             return [_java_item(e, item_t) for e in _split_top(m.group("body"))]
     m = re.fullmatch(r"new\s+\w+\s*<[^>]*>\s*\(\s*\)\s*\{\{(?P<body>.*)\}\}", s, re.S)
     if m:  # double-brace initialization with add(...)
-        return [_java_item(a, item_t) for a in re.findall(r"add\((.+?)\)\s*;", m.group("body"))]
+        items = [re.fullmatch(r"add\((.*)\)", stmt, re.S) for stmt in _split_top(m.group("body"), ";")]
+        return [_java_item(a.group(1), item_t) for a in items if a]
     if re.fullmatch(r"new\s+\w+\s*<[^>]*>\s*\(\s*\)", s):
         return []
     return s
@@ -284,8 +286,10 @@ def _java_map(s: str) -> Any:
     m = re.fullmatch(r"new\s+\w+\s*<[^>]*>\s*\(\s*\)\s*\{\s*\{?(?P<body>.*?)\}?\s*\}", s, re.S)
     if m:
         out = {}
-        for key, value in re.findall(r"put\(\s*\"(.*?)\"\s*,\s*(.*?)\)\s*;", m.group("body")):
-            out[key] = _java_literal(value)
+        for stmt in _split_top(m.group("body"), ";"):
+            put = re.fullmatch(r'put\(\s*"([^"]*)"\s*,(.*)\)', stmt, re.S)
+            if put:
+                out[put.group(1)] = _java_literal(put.group(2))
         return out
     m = re.fullmatch(r"Map\.of\s*\((?P<body>.*)\)", s, re.S)
     if m:
@@ -435,7 +439,7 @@ def _check_value(param: str, value: Any, accepted: list, ptype: str | None, item
     nested = table.get(item_type) if isinstance(item_type, str) and item_type not in ("any", "Any") else None
 
     if lang != "python" and expected is not None:
-        if isinstance(value, str):
+        if isinstance(value, str) and len(value) <= MAX_SOURCE_CHARS:
             convert = _java_value if lang == "java" else _js_value
             value = convert(value, ptype, item_type)
         elif strict_types:

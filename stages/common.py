@@ -149,12 +149,55 @@ def prompt_key(messages: list[dict[str, Any]]) -> str:
 # --------------------------------------------------------------------------- models on disk
 
 
-def load_model(path: str | Path, dtype: str | None = None):
-    """``(model, tokenizer)`` from a directory written by :func:`save_model` (CPU or CUDA)."""
+def load_model(path: str | Path, device: str | None = "cpu"):
+    """``(model, tokenizer)`` from a saved directory, on ``device``.
+
+    Trainers get CPU models and place them themselves (one GPU per process under
+    ``accelerate launch``); evaluation passes ``device=None`` to use CUDA when there is one.
+    """
     from lfmgym.model.loading import load_model_and_tokenizer
 
-    model, tokenizer = load_model_and_tokenizer(str(path), dtype=dtype)
-    return model, tokenizer
+    return load_model_and_tokenizer(str(path), device=device)
+
+
+# --------------------------------------------------------------------------- processes
+# Under `accelerate launch` every process runs the pipeline: all of them train, only the main
+# process builds the base model, evaluates, samples DPO pairs and writes results; the others wait.
+
+
+def dist():
+    """Accelerate's process state (a single process when not launched by accelerate)."""
+    from accelerate import PartialState
+
+    return PartialState()
+
+
+def is_main() -> bool:
+    return dist().is_main_process
+
+
+def barrier() -> None:
+    dist().wait_for_everyone()
+
+
+def save_trained(trainer, tokenizer, path: str | Path) -> Path:
+    """Save a trainer's model (gathered from ZeRO-3/FSDP shards by ``trainer.save_model``) and the
+    tokenizer to ``path``, atomically (written to ``path.tmp`` then renamed, by the main process)."""
+    import shutil
+
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    if trainer.accelerator.is_main_process and tmp.exists():
+        shutil.rmtree(tmp)
+    trainer.accelerator.wait_for_everyone()
+    trainer.save_model(str(tmp))
+    if trainer.accelerator.is_main_process:
+        tokenizer.save_pretrained(tmp)
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    trainer.accelerator.wait_for_everyone()
+    return path
 
 
 def save_model(model, tokenizer, path: str | Path) -> Path:
@@ -312,6 +355,20 @@ def quiet_trainer(trainer) -> None:
 
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
+
+
+def resume_point(stage_dir: Path, progress: StageProgress | None = None) -> str | None:
+    """The checkpoint an interrupted stage resumes from (``stage_dir/checkpoints``), if any.
+
+    Each resume is appended to ``stage_dir/resume.log`` so a run's history stays visible.
+    """
+    ckpt = last_checkpoint(stage_dir / "checkpoints")
+    if ckpt is not None:
+        with open(stage_dir / "resume.log", "a") as fh:
+            fh.write(f"resumed from {Path(ckpt).name}\n")
+        if progress is not None:
+            progress.log(f"{stage_dir.name}: resuming from {Path(ckpt).name}")
+    return ckpt
 
 
 def last_checkpoint(directory: Path) -> str | None:

@@ -22,11 +22,15 @@ from typing import Any
 
 from lfmgym.stages.common import (
     StageProgress,
+    barrier,
     env_factory,
-    last_checkpoint,
+    is_main,
+    load_model,
     make_env,
     mixture_tasks,
     quiet_trainer,
+    resume_point,
+    save_trained,
     trainer_callback,
     write_json,
 )
@@ -123,36 +127,42 @@ def load_pairs(path: str | Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def run_dpo(cfg: dict, model_dir: Path, stage_dir: Path, progress: StageProgress | None = None):
-    """Generate (or reuse) the pairs, then train with DPO; returns the trained (model, tokenizer).
+def run_dpo(cfg: dict, model_dir: Path, stage_dir: Path, progress: StageProgress | None = None) -> Path:
+    """Generate (or reuse) the pairs, then train with DPO; returns ``stage_dir/model``.
 
-    With no pair at all (every group tied), the model is passed on unchanged and ``jury.json``
-    says so (``"trained": false``): there is nothing to prefer.
+    The main process samples and judges (the others wait for ``pairs.jsonl``). With no pair at
+    all (every group tied) the model is passed on unchanged and ``jury.json`` says so
+    (``"trained": false``): there is nothing to prefer.
     """
     from trl import DPOConfig, DPOTrainer
 
-    from lfmgym.stages.common import load_model
     from lfmgym.stages.sft import precision_flags
 
     d = cfg["dpo"]
     progress = progress or StageProgress(enabled=False)
-    model, tokenizer = load_model(model_dir)
     pairs_path, summary_path = stage_dir / "pairs.jsonl", stage_dir / "jury.json"
     with progress.phase("dpo: rollouts + jury", total=len(cfg["envs"]) * (2 if d["greedy"] else 1)):
-        if not (pairs_path.is_file() and summary_path.is_file()):
+        if is_main() and not (pairs_path.is_file() and summary_path.is_file()):
+            model, tokenizer = load_model(model_dir, device=None)
             groups = collect_groups(model, tokenizer, cfg, progress)
             rows, summary = make_pairs(groups, build_jury(cfg))
             write_pairs(rows, pairs_path)
             write_json(summary_path, summary)
+            del model
+        barrier()
     rows = load_pairs(pairs_path)
     summary = json.loads(summary_path.read_text())
     progress.log(f"dpo: {summary['pairs']} pairs from {summary['groups']} prompts "
                  f"(skipped: {summary['skipped_all_equal']} tied, {summary['skipped_identical']} identical)")
     if not rows:
-        write_json(summary_path, {**summary, "trained": False})
+        if is_main():
+            write_json(summary_path, {**summary, "trained": False})
+            _copy_model(model_dir, stage_dir / "model")
+        barrier()
         with progress.phase("dpo: training (no pairs)", total=0):
             pass
-        return model, tokenizer
+        return stage_dir / "model"
+    model, tokenizer = load_model(model_dir)
     from datasets import Dataset
 
     dataset = Dataset.from_list([{"prompt": r["prompt"], "chosen": r["chosen"], "rejected": r["rejected"]} for r in rows])
@@ -183,6 +193,17 @@ def run_dpo(cfg: dict, model_dir: Path, stage_dir: Path, progress: StageProgress
     quiet_trainer(trainer)
     trainer.add_callback(trainer_callback(progress, stage_dir / "log.jsonl", ("loss", "rewards/accuracies")))
     with progress.phase("dpo: training", total=None):
-        trainer.train(resume_from_checkpoint=last_checkpoint(ckpt_dir))
-    write_json(summary_path, {**summary, "trained": True, "steps": trainer.state.global_step})
-    return trainer.model, tokenizer
+        trainer.train(resume_from_checkpoint=resume_point(stage_dir, progress))
+    if is_main():
+        write_json(summary_path, {**summary, "trained": True, "steps": trainer.state.global_step})
+    return save_trained(trainer, tokenizer, stage_dir / "model")
+
+
+def _copy_model(src: Path, dst: Path) -> None:
+    import shutil
+
+    tmp = dst.with_name(dst.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    shutil.copytree(src, tmp)
+    os.replace(tmp, dst)

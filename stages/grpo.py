@@ -37,11 +37,12 @@ from typing import Any
 
 from lfmgym.stages.common import (
     StageProgress,
-    last_checkpoint,
     make_env,
     mixture_tasks,
     prompt_key,
     quiet_trainer,
+    resume_point,
+    save_trained,
     trainer_callback,
 )
 
@@ -351,8 +352,8 @@ def grpo_args(cfg: dict, output_dir: Path):
     )
 
 
-def run_grpo(cfg: dict, model_dir: Path, stage_dir: Path, progress: StageProgress | None = None):
-    """Train from ``model_dir`` with GRPO on the env mixture; returns the trained (model, tokenizer)."""
+def run_grpo(cfg: dict, model_dir: Path, stage_dir: Path, progress: StageProgress | None = None) -> Path:
+    """Train from ``model_dir`` with GRPO on the env mixture; returns ``stage_dir/model``."""
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is flagged experimental in TRL
     from datasets import Dataset
     from trl import GRPOTrainer
@@ -385,5 +386,5 @@ def run_grpo(cfg: dict, model_dir: Path, stage_dir: Path, progress: StageProgres
     quiet_trainer(trainer)
     trainer.add_callback(trainer_callback(progress, stage_dir / "log.jsonl", ("reward", "episodes/doom_loop_ratio")))
     with progress.phase("grpo: training", total=g["max_steps"]):
-        trainer.train(resume_from_checkpoint=last_checkpoint(ckpt_dir))
-    return trainer.model, tokenizer
+        trainer.train(resume_from_checkpoint=resume_point(stage_dir, progress))
+    return save_trained(trainer, tokenizer, stage_dir / "model")

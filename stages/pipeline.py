@@ -25,7 +25,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lfmgym.stages.common import StageProgress, load_model, read_json, save_model, training_tasks, write_json
+from lfmgym.stages.common import (
+    StageProgress,
+    barrier,
+    is_main,
+    load_model,
+    read_json,
+    save_model,
+    training_tasks,
+    write_json,
+)
 from lfmgym.stages.config import ConfigError, check_trainer_args, config_diff, load_config
 from lfmgym.stages.evaluate import ROW_KEYS, evaluate_model
 
@@ -87,15 +96,16 @@ def build_base_model(cfg: dict):
 
 
 def _eval_stage(cfg: dict, stage: str, model_dir: Path, stage_dir: Path, progress: StageProgress) -> list[dict]:
+    """Evaluate a stage's model once (main process; on CUDA when there is one) into ``eval.json``."""
     path = stage_dir / "eval.json"
-    if path.is_file():
-        return read_json(path)
-    model, tokenizer = load_model(model_dir)
-    n_passes = len(cfg["envs"]) * (2 if cfg["eval"]["sampled"] else 1)
-    with progress.phase(f"{stage}: eval", total=n_passes):
-        rows = evaluate_model(model, tokenizer, cfg, stage=stage, out_dir=stage_dir, progress=progress)
-    write_json(path, rows)
-    return rows
+    if is_main() and not path.is_file():
+        model, tokenizer = load_model(model_dir, device=None)
+        n_passes = len(cfg["envs"]) * (2 if cfg["eval"]["sampled"] else 1)
+        with progress.phase(f"{stage}: eval", total=n_passes):
+            rows = evaluate_model(model, tokenizer, cfg, stage=stage, out_dir=stage_dir, progress=progress)
+        write_json(path, rows)
+    barrier()
+    return read_json(path)
 
 
 def _quiet_libraries() -> None:
@@ -160,12 +170,15 @@ def run_pipeline(
 
         torch.set_num_threads(cfg["threads"])
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    _check_resume(out, cfg, resume)
-    write_json(out / "config.json", cfg)
+    main = is_main()
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        _check_resume(out, cfg, resume)
+        write_json(out / "config.json", cfg)
+    barrier()
 
     n_phases = 1 + sum(PHASES[s] for s in cfg["stages"])
-    prog = StageProgress(progress, total_phases=n_phases, title="lfmgym pipeline").start()
+    prog = StageProgress(progress and main, total_phases=n_phases, title="lfmgym pipeline").start()
     timings: dict[str, float] = read_json(out / "timings.json") if (out / "timings.json").is_file() else {}
     rows: list[dict[str, Any]] = []
     try:
@@ -173,37 +186,37 @@ def run_pipeline(
         base_dir = out / "base"
         model_dir = base_dir / "model"
         fresh = not (base_dir / "eval.json").is_file()
-        if not (model_dir / "config.json").is_file():
+        if main and not (model_dir / "config.json").is_file():
             model, tokenizer = build_base_model(cfg)
             save_model(model, tokenizer, model_dir)
+        barrier()
         rows += _eval_stage(cfg, "base", model_dir, base_dir, prog)
         if fresh:
-            timings["base"] = timings.get("base", 0.0) + time.perf_counter() - t0
-        write_results(out, rows, timings)
+            timings["base"] = time.perf_counter() - t0
+        if main:
+            write_results(out, rows, timings)
         previous = "base"
         for stage in cfg["stages"]:
             t0 = time.perf_counter()
             stage_dir = out / stage
-            stage_dir.mkdir(parents=True, exist_ok=True)
             origin = stage_dir / "stage.json"
             if origin.is_file() and read_json(origin).get("from") != previous:
                 raise ConfigError(
                     f"stages: {stage!r} in {out} was trained from {read_json(origin).get('from')!r}, now it would "
                     f"start from {previous!r}; use another --out or --no-resume"
                 )
-            write_json(origin, {"stage": stage, "from": previous})
+            barrier()
+            if main:
+                write_json(origin, {"stage": stage, "from": previous})
             stage_model = stage_dir / "model"
             fresh = not (stage_dir / "eval.json").is_file()
             if not (stage_model / "config.json").is_file():
-                model, tokenizer = _runner(stage)(cfg, model_dir, stage_dir, prog)
-                save_model(model, tokenizer, stage_model)
-                del model
-            elif not (stage_dir / "eval.json").is_file():
-                prog.log(f"{stage}: model already trained, evaluating")
+                _runner(stage)(cfg, model_dir, stage_dir, prog)
             rows += _eval_stage(cfg, stage, stage_model, stage_dir, prog)
             if fresh:  # wall time of the run that finished the stage
-                timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - t0
-            write_results(out, rows, timings)
+                timings[stage] = time.perf_counter() - t0
+            if main:
+                write_results(out, rows, timings)
             model_dir, previous = stage_model, stage
     finally:
         prog.stop()

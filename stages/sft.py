@@ -24,10 +24,11 @@ from typing import Any
 
 from lfmgym.stages.common import (
     StageProgress,
-    last_checkpoint,
     make_env,
     mixture_tasks,
     quiet_trainer,
+    resume_point,
+    save_trained,
     trainer_callback,
 )
 
@@ -57,8 +58,8 @@ def precision_flags(cfg: dict) -> dict[str, bool]:
     return {"bf16": p == "bf16", "fp16": p == "fp16"}
 
 
-def run_sft(cfg: dict, model_dir: Path, stage_dir: Path, progress: StageProgress | None = None):
-    """Train from ``model_dir`` with the SFT settings of ``cfg``; returns the trained (model, tokenizer).
+def run_sft(cfg: dict, model_dir: Path, stage_dir: Path, progress: StageProgress | None = None) -> Path:
+    """Train from ``model_dir`` with the SFT settings of ``cfg``; returns ``stage_dir/model``.
 
     Checkpoints go to ``stage_dir/checkpoints`` every ``sft.save_steps``; an interrupted run
     resumes from the newest one.
@@ -98,5 +99,5 @@ def run_sft(cfg: dict, model_dir: Path, stage_dir: Path, progress: StageProgress
     quiet_trainer(trainer)
     trainer.add_callback(trainer_callback(progress, stage_dir / "log.jsonl", ("loss", "mean_token_accuracy")))
     with progress.phase("sft: training", total=s["max_steps"]):
-        trainer.train(resume_from_checkpoint=last_checkpoint(ckpt_dir))
-    return trainer.model, tokenizer
+        trainer.train(resume_from_checkpoint=resume_point(stage_dir, progress))
+    return save_trained(trainer, tokenizer, stage_dir / "model")

@@ -121,6 +121,7 @@ def test_profile_measures_every_operator_and_writes_outputs(tmp_path):
                 assert row["available"] is available, row
                 if available:
                     assert row["latency_ms"] > 0 and row["peak_mem_mib"] >= 0 and row["state_mib"] > 0
+                    assert row["latency_min_ms"] <= row["latency_ms"] and row["mixer_params"] > 0
     # The KV cache grows with the context; the short conv keeps a fixed 2-token state.
     assert by[("gqa", "prefill", 48)]["state_mib"] == pytest.approx(3 * by[("gqa", "prefill", 16)]["state_mib"])
     assert by[("short_conv", "prefill", 48)]["state_mib"] == by[("short_conv", "prefill", 16)]["state_mib"]

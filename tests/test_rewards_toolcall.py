@@ -6,6 +6,8 @@ import random
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lfmgym.rewards.toolcall_ast import ToolCallReward, match_calls, standardize_string, toolcall_reward
 from lfmgym.toolcalls import ToolCall
@@ -292,3 +294,27 @@ def test_reward_wrappers_parse_text():
     assert reward("<|tool_call_start|>[weather.get(city=]<|tool_call_end|>", answer=gold, meta=meta) == 0.0
     assert reward("I don't know.", answer=gold, meta=meta) == 0.0
     assert reward("", answer=[], meta=dict(meta, category="irrelevance")) == 1.0
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-10, 10) | st.floats(allow_nan=False, width=32) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=12,
+)
+JAVA_DOC = [{"name": "f", "parameters": {"properties": {
+    "m": {"type": "HashMap"}, "a": {"type": "ArrayList", "items": {"type": "String"}}, "n": {"type": "long"},
+    "b": {"type": "boolean"}, "d": {"type": "double"}, "s": {"type": "String"}}, "required": []}}]
+JS_DOC = [{"name": "f", "parameters": {"properties": {
+    "m": {"type": "dict"}, "a": {"type": "array", "items": {"type": "float"}}, "n": {"type": "Bigint"},
+    "b": {"type": "Boolean"}, "d": {"type": "float"}, "s": {"type": "String"}}, "required": []}}]
+
+
+@settings(max_examples=150, deadline=None)
+@given(args=st.dictionaries(st.sampled_from(["m", "a", "n", "b", "d", "s", "zz"]), json_values | st.text(max_size=60), max_size=4),
+       gold_value=json_values)
+def test_any_arguments_give_a_result_never_an_exception(args, gold_value):
+    for lang, doc in (("python", DOC), ("java", JAVA_DOC), ("javascript", JS_DOC)):
+        name = doc[0]["name"]
+        gold = [{name: {p: [gold_value, ""] for p in ("m", "a", "n", "b", "d", "s")}}]
+        result = match_calls([{"name": name, "arguments": args}], gold, doc, language=lang)
+        assert result.valid or result.kind in ("wrong_name", "missing_param", "unknown_param", "wrong_type", "wrong_value")

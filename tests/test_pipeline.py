@@ -1,0 +1,133 @@
+"""The pipeline end to end on the smoke config (a 2-block model, a few steps per stage): results,
+pairs and GRPO logs on disk, resume after an interruption, no re-run of finished stages, config
+errors before any work, and the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lfmgym.stages.config import ConfigError
+from lfmgym.stages.evaluate import ROW_KEYS
+from lfmgym.stages.pipeline import run_pipeline
+from tests.test_stages import SMOKE, small_config
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("smoke")
+    rows = run_pipeline(SMOKE, out, progress=False)
+    return out, rows
+
+
+def test_smoke_pipeline_writes_results(smoke_run):
+    out, rows = smoke_run
+    envs = ["math", "math_calculator", "tool_calling"]
+    assert [(r["stage"], r["env"]) for r in rows] == [(s, e) for s in ("base", "sft", "dpo", "grpo") for e in envs]
+    for r in rows:
+        assert tuple(r) == ROW_KEYS
+        assert r["n"] == 3
+        for key in ("success", "parse_rate", "doom_loop_greedy", "doom_loop_sampled"):
+            assert 0.0 <= r[key] <= 1.0, (key, r)
+        assert r["mean_length"] > 0
+    assert json.loads((out / "results.json").read_text()) == rows
+    md = (out / "results.md").read_text()
+    assert md.startswith("| stage | env | success |") and md.count("\n| ") == 1 + len(rows)
+    assert (out / "results.png").stat().st_size > 1000
+    assert set(json.loads((out / "timings.json").read_text())) == {"base", "sft", "dpo", "grpo"}
+    for stage in ("base", "sft", "dpo", "grpo"):
+        assert (out / stage / "model" / "config.json").is_file()
+        episodes = [json.loads(line) for line in (out / stage / "episodes.jsonl").read_text().splitlines()]
+        assert len(episodes) == 2 * 3 * 3 and {e["pass"] for e in episodes} == {"greedy", "sampled"}
+
+
+def test_dpo_pairs_are_saved_with_every_score(smoke_run):
+    out, _ = smoke_run
+    summary = json.loads((out / "dpo" / "jury.json").read_text())
+    assert summary["groups"] == 3
+    assert summary["pairs"] + summary["skipped_all_equal"] + summary["skipped_identical"] == 3
+    pairs = [json.loads(line) for line in (out / "dpo" / "pairs.jsonl").read_text().splitlines()]
+    assert len(pairs) == summary["pairs"]
+    for p in pairs:
+        assert len(p["rollouts"]) == 3  # 2 sampled + 1 greedy
+        assert [r["kind"] for r in p["rollouts"]] == ["sampled", "sampled", "greedy"]
+        for r in p["rollouts"]:
+            assert set(r["scores"]) == {"env", "ngram"} and "aggregate" in r and "doom_loop" in r
+        assert p["chosen_score"] > p["rejected_score"]
+        assert p["chosen"][0]["role"] == "assistant" and p["prompt"][0]["role"] == "system"
+
+
+def test_grpo_logs_episode_metrics_per_step(smoke_run):
+    out, _ = smoke_run
+    logs = [json.loads(line) for line in (out / "grpo" / "log.jsonl").read_text().splitlines()]
+    steps = [entry for entry in logs if "episodes/doom_loop_ratio" in entry]
+    assert [entry["step"] for entry in steps] == [1, 2]
+    for entry in steps:
+        for key in ("episodes/parse_rate", "episodes/tool_call_rate", "episodes/turns", "env/parse_ok",
+                    "rewards/env/mean", "rewards/ngram/mean", "success/math_calculator"):
+            assert key in entry, key
+
+
+def test_finished_stages_are_not_rerun(smoke_run):
+    out, rows = smoke_run
+    stamps = {s: (out / s / "model" / "model.safetensors").stat().st_mtime_ns for s in ("base", "sft", "dpo", "grpo")}
+    again = run_pipeline(SMOKE, out, progress=False)
+    assert again == rows
+    assert stamps == {s: (out / s / "model" / "model.safetensors").stat().st_mtime_ns for s in stamps}
+    # A different setting cannot silently mix with the finished run.
+    with pytest.raises(ConfigError, match=r"^sft\.learning_rate: differs from the config"):
+        run_pipeline(small_config(**{"sft.learning_rate": 0.5}), out, progress=False)
+
+
+def test_interrupted_stage_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+    import lfmgym.stages.sft as sft
+
+    real = sft.trainer_callback
+
+    def killing_callback(*args, **kwargs):
+        class Killing(type(real(*args, **kwargs))):
+            def on_save(self, args, state, control, **kw):
+                raise KeyboardInterrupt  # "killed" right after checkpoint-2 is on disk
+
+        return Killing()
+
+    monkeypatch.setattr(sft, "trainer_callback", killing_callback)
+    cfg = small_config(**{"stages": ["sft"], "eval.sampled": False})
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(cfg, tmp_path, progress=False)
+    assert (tmp_path / "sft" / "checkpoints" / "checkpoint-2").is_dir()
+    assert not (tmp_path / "sft" / "model").exists()
+    base_stamp = (tmp_path / "base" / "model" / "model.safetensors").stat().st_mtime_ns
+    monkeypatch.setattr(sft, "trainer_callback", real)
+    rows = run_pipeline(cfg, tmp_path, progress=False)
+    assert [r["stage"] for r in rows] == ["base"] * 3 + ["sft"] * 3
+    assert (tmp_path / "sft" / "resume.log").read_text() == "resumed from checkpoint-2\n"
+    steps = [json.loads(line)["step"] for line in (tmp_path / "sft" / "log.jsonl").read_text().splitlines()
+             if "loss" in json.loads(line)]
+    assert steps == [1, 2, 3, 4]  # steps 1-2 before the kill, 3-4 after: nothing trained twice
+    assert (tmp_path / "base" / "model" / "model.safetensors").stat().st_mtime_ns == base_stamp
+    # Extending the stage list continues from the finished sft model.
+    more = run_pipeline(small_config(**{"stages": ["sft", "grpo"], "eval.sampled": False,
+                                        "grpo.max_steps": 1}), tmp_path, progress=False)
+    assert [r["stage"] for r in more][-3:] == ["grpo"] * 3
+    assert json.loads((tmp_path / "grpo" / "stage.json").read_text())["from"] == "sft"
+
+
+def test_config_error_before_any_work(tmp_path, capsys):
+    from lfmgym.cli import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(SMOKE.read_text().replace("sft: {", "sft: {lerning_rate: 0.1, "))
+    out = tmp_path / "run"
+    with pytest.raises(ConfigError, match=r"^sft\.lerning_rate: unknown field"):
+        run_pipeline(bad, out, progress=False)
+    assert not out.exists()
+    assert main(["pipeline", str(bad), "--out", str(out)]) == 2
+    assert "sft.lerning_rate: unknown field" in capsys.readouterr().out
+    assert main(["pipeline", str(SMOKE), "--check", "--set", "sft.max_steps=3"]) == 0
+    assert main(["pipeline", str(SMOKE), "--check", "--set", "grpo.num_generations=one"]) == 2
+    assert "grpo.num_generations" in capsys.readouterr().out
+    assert main(["pipeline", "--show-config"]) == 0
+    assert "dpo.jury.aggregate" in capsys.readouterr().out
