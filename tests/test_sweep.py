@@ -141,3 +141,8 @@ def test_killed_sweep_resumes_and_skips_finished_trials(tmp_path):
     runs_after = len(list(markers.iterdir()))
     assert runs_after - runs_before == 4 - len(finished_before)
     assert "sorted by success" in res.stdout
+
+
+def test_example_sweep_file_validates():
+    spec = load_sweep(REPO / "configs" / "sweep.yaml")
+    assert len(spec.trials) == 4 and spec.executor["type"] == "local"
