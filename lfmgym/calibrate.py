@@ -49,7 +49,8 @@ def suggest_mix(pass_rates: dict[int, float], band: Sequence[float] = (0.2, 0.8)
 
     Tiers whose pass rate lies in ``band`` (inclusive) get weight ``signal_probability(p, G)``,
     normalised to sum to 1. When none is in the band, the single tier closest to it gets
-    weight 1 (ties: the one with more signal, then the lower tier).
+    weight 1 (ties: the one with more signal, then the hardest tier when all are too easy and
+    the easiest when too hard -- a model that solves every tier should train on the top one).
     """
     lo, hi = _check_band(band)
     if not pass_rates:
@@ -64,7 +65,7 @@ def suggest_mix(pass_rates: dict[int, float], band: Sequence[float] = (0.2, 0.8)
 
     def distance(t: int) -> tuple[float, float, int]:
         p = pass_rates[t]
-        return (lo - p if p < lo else p - hi, -signal_probability(p, group_size), t)
+        return (lo - p if p < lo else p - hi, -signal_probability(p, group_size), t if p < lo else -t)
 
     best = min(pass_rates, key=distance)
     where = "too hard" if pass_rates[best] < lo else "too easy"

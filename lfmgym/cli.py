@@ -38,6 +38,7 @@ def _console():
 
 
 def cmd_plugins(args) -> int:
+    from rich.markup import escape
     from rich.table import Table
 
     from lfmgym.plugins import get_registry
@@ -48,15 +49,17 @@ def cmd_plugins(args) -> int:
         table.add_column(col)
     for p in reg.plugins:
         provides = "; ".join(f"{k}: {', '.join(v)}" for k, v in p.provides.items())
-        status = "ok" if p.ok else f"[red]broken[/red]: {p.error}"
-        table.add_row(p.name, p.dist, p.version, status, provides)
+        # Plugin names and error messages are third-party text: escape them, never read them as markup.
+        status = "ok" if p.ok else f"[red]broken[/red]: {escape(p.error or '')}"
+        table.add_row(escape(p.name), escape(p.dist), escape(p.version), status, escape(provides))
     _console().print(table)
     for clash in reg.clashes:
-        _console().print(f"[yellow]name clash[/yellow]: {clash}")
+        _console().print(f"[yellow]name clash[/yellow]: {escape(clash)}")
     return 0 if not reg.broken else 1
 
 
 def cmd_envs(args) -> int:
+    from rich.markup import escape
     from rich.table import Table
 
     from lfmgym.plugins import get_registry
@@ -69,7 +72,7 @@ def cmd_envs(args) -> int:
     for col in ("name", "plugin", "description"):
         table.add_column(col)
     for name, spec in sorted(reg.envs.items()):
-        table.add_row(name, spec.plugin, spec.description)
+        table.add_row(escape(name), escape(spec.plugin), escape(spec.description))
     _console().print(table)
     return 0
 
@@ -94,19 +97,21 @@ def cmd_env_show(args) -> int:
 
     from lfmgym.plugins import make_env
 
+    from rich.markup import escape
+
     env = make_env(args.name, **_env_kwargs(args))
     con = _console()
-    con.rule(f"[bold]{env.name}[/bold]")
-    con.print(f"{type(env).description}")
+    con.rule(f"[bold]{escape(env.name)}[/bold]")
+    con.print(f"{type(env).description}", markup=False)
     con.print(f"difficulties: {list(env.difficulties)}  max_turns: {env.max_turns}  "
-              f"reward_range: {env.reward_range}  tool_format: {env.tool_format}")
-    con.print(f"reward weights: {env.reward_weights}")
+              f"reward_range: {env.reward_range}  tool_format: {env.tool_format}", markup=False)
+    con.print(f"reward weights: {env.reward_weights}", markup=False)
     task = env.sample_task(np.random.default_rng(args.seed))
     env.reset(seed=args.seed, options={"task": task})
     if len(env.toolbox):
         con.rule("tools")
         con.print_json(json.dumps(env.toolbox.schemas))
-    con.rule(f"sample task {task.id} (difficulty {task.difficulty})")
+    con.rule(escape(f"sample task {task.id} (difficulty {task.difficulty})"))
     for m in env.episode.messages:
         con.print(f"[bold]{m['role']}[/bold]:", highlight=False)
         con.print(m["content"], markup=False, highlight=False)
@@ -116,6 +121,7 @@ def cmd_env_show(args) -> int:
 
 def cmd_play(args) -> int:
     import numpy as np
+    from rich.markup import escape
 
     from lfmgym.plugins import make_env
     from lfmgym.rollout import ModelPolicy, OraclePolicy, RandomPolicy, run_episodes
@@ -135,12 +141,13 @@ def cmd_play(args) -> int:
     records = run_episodes(lambda: make_env(args.name, **kwargs), policy, tasks, seed=args.seed)
     con = _console()
     for rec in records:
-        con.rule(f"{rec.env_name} task {rec.task.id}")
+        con.rule(escape(f"{rec.env_name} task {rec.task.id}"))
         for m in rec.messages:
             con.print(f"[bold]{m['role']}[/bold]:", highlight=False)
             con.print(m["content"], markup=False, highlight=False)
         end = "final answer" if rec.terminated else "truncated (turn limit)"
-        con.print(f"[bold]reward {rec.reward:.3f}[/bold] ({end}); components: {rec.components}", highlight=False)
+        con.print(f"[bold]reward {rec.reward:.3f}[/bold] ({end}); components: {escape(str(rec.components))}",
+                  highlight=False)
     return 0
 
 
@@ -173,6 +180,16 @@ def _add_env_args(p: argparse.ArgumentParser) -> None:
                    help="constructor argument for the env (VALUE parsed as JSON when possible); repeatable")
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lfmgym", description="RL gym for tiny agentic language models.")
     parser.add_argument("--version", action="version", version="lfmgym 0.1.0")
@@ -197,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--policy", default="oracle", help="oracle | random | a model (preset, path or hub id)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--episodes", type=int, default=1)
+    p.add_argument("--episodes", type=_positive_int, default=1)
     p.add_argument("--temperature", type=float, default=0.0)
     p.add_argument("--max-new-tokens", type=int, default=256)
     _add_env_args(p)
@@ -205,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="conformance kit for environment authors")
     p.add_argument("names", nargs="+", metavar="NAME")
-    p.add_argument("--junk", type=int, default=1000, help="number of junk actions to fuzz with")
+    p.add_argument("--junk", type=_positive_int, default=1000, help="number of junk actions to fuzz with")
     _add_env_args(p)
     p.set_defaults(func=cmd_check)
 
@@ -250,10 +267,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (KeyError, ValueError, FileNotFoundError, FileExistsError) as exc:
-        # Config and input errors name the field or the line; show them without a traceback.
+    except (KeyError, ValueError, OSError) as exc:
+        # Config and input errors name the field or the line (OSError: a missing file, a model
+        # path or hub id that cannot be loaded); show them without a traceback.
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"lfmgym: error: {msg}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:
+        # The sandbox refusing to start (no bubblewrap) is an install problem, not a crash.
+        from lfmgym.sandbox.isolation import SandboxUnavailable
+
+        if not isinstance(exc, SandboxUnavailable):
+            raise
+        print(f"lfmgym: error: {exc}", file=sys.stderr)
         return 2
 
 

@@ -170,7 +170,13 @@ class Env(gymnasium.Env):
         self.tool_format = tool_format
         self.max_turns = int(max_turns or self.default_max_turns)
         self.difficulty = difficulty
+        if tasks is not None and (isinstance(tasks, (str, bytes, dict)) or not hasattr(tasks, "__iter__")):
+            raise ValueError(f"tasks: expected a list of lfmgym.Task, got {type(tasks).__name__}")
         self.fixed_tasks = list(tasks) if tasks is not None else None
+        bad = next((t for t in self.fixed_tasks or () if not isinstance(t, Task)), None)
+        if bad is not None:
+            raise ValueError(f"tasks: expected lfmgym.Task items, got {type(bad).__name__} (load data files "
+                             "with the env's loader or its data-file argument)")
         self.reward_weights = {**type(self).reward_weights, **(reward_weights or {})}
         self.repetition_weight = float(repetition_weight)
         self.reward_weights.setdefault("repetition", self.repetition_weight)

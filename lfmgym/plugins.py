@@ -201,8 +201,20 @@ def get_registry(reload: bool = False) -> Registry:
 
 
 def make_env(name: str, **kwargs):
-    """Build the environment registered as ``name`` with constructor ``kwargs``."""
-    return get_registry().get("envs", name).factory(**kwargs)
+    """Build the environment registered as ``name`` with constructor ``kwargs``.
+
+    Raises:
+        KeyError: for an unknown name (listing the known ones).
+        ValueError: for a constructor argument the env does not take (``--env-arg`` typos).
+    """
+    factory = get_registry().get("envs", name).factory
+    try:
+        return factory(**kwargs)
+    except TypeError as exc:
+        # Only the "no such argument" case is the caller's mistake; other TypeErrors are env bugs.
+        if "unexpected keyword argument" not in str(exc):
+            raise
+        raise ValueError(f"env {name!r}: {exc}") from exc
 
 
 def register_gymnasium_envs(registry: Registry | None = None) -> list[str]:

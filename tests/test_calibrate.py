@@ -70,6 +70,14 @@ def test_suggest_mix_without_any_tier_in_band_picks_the_closest():
     assert mix == {0: 1.0} and "too hard" in note
 
 
+def test_suggest_mix_ties_pick_the_hardest_easy_tier_and_the_easiest_hard_one():
+    # A model that solves every tier must be pointed at the top tier, not the bottom one.
+    mix, note = suggest_mix({0: 1.0, 1: 1.0, 2: 1.0}, band=(0.2, 0.8))
+    assert mix == {2: 1.0} and "tier 2" in note and "too easy" in note
+    mix, note = suggest_mix({0: 0.0, 1: 0.0, 2: 0.0}, band=(0.2, 0.8))
+    assert mix == {0: 1.0} and "too hard" in note
+
+
 @pytest.mark.parametrize("band", [(0.8, 0.2), (-0.1, 0.5), (0.2, 1.5), (0.5,)])
 def test_bad_band_is_rejected(band):
     with pytest.raises(ValueError, match="band"):

@@ -85,6 +85,17 @@ def test_constructor_errors_name_the_field():
         CapitalsEnv(difficulty=7)
     with pytest.raises(ValueError, match="reward_weights"):
         CapitalsEnv(reward_weights={"nope": 1.0})
+    with pytest.raises(ValueError, match="tasks: expected a list"):
+        CapitalsEnv(tasks=3)
+    with pytest.raises(ValueError, match="tasks: expected lfmgym.Task items"):
+        CapitalsEnv(tasks=[{"prompt": "a dict, not a Task"}])
+
+
+def test_make_env_unknown_argument_is_a_value_error_naming_it():
+    from lfmgym.plugins import make_env
+
+    with pytest.raises(ValueError, match="env 'math'.*'nope'"):
+        make_env("math", nope=1)
 
 
 def test_spaces_validate():

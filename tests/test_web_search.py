@@ -398,3 +398,17 @@ def test_third_party_backend_through_the_registry(monkeypatch):
         plugins.make_env("web_search", backend="echo")
     with pytest.raises(KeyError, match="unknown search_backend 'nope'"):
         plugins.make_env("web_search", backend="nope", tasks=[task])
+
+
+def test_corpus_search_prints_documents_verbatim_not_as_markup(tmp_path, capsys):
+    # A page holding rich markup ('[/]', '[bold]') must be shown as text, not crash the table.
+    from lfmgym.cli import main
+
+    src = tmp_path / "markup.jsonl"
+    src.write_text(json.dumps({"id": "m[1]", "title": "Lamps [bold]x[/bold]", "text": "a lamp [/] with [red]markup"}) + "\n")
+    db = tmp_path / "markup.db"
+    assert main(["corpus", "index", str(src), "--out", str(db), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["corpus", "search", "lamp", "--corpus", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "[/]" in out and "[bold]x[/bold]" in out and "m[1]" in out

@@ -56,17 +56,19 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from lfmgym.envs.web_search.plugin import fts5_backend
 
     backend = fts5_backend(args.corpus, world_seed=args.world_seed)
     hits = backend.search(args.query, args.k)
-    table = Table(title=f"{args.query!r} in {backend.path}")
+    # Documents are user data: escape them, or a '[/]' in a page would be read as rich markup.
+    table = Table(title=escape(f"{args.query!r} in {backend.path}"))
     for col in ("#", "id", "title", "bm25", "snippet"):
         table.add_column(col)
     for i, hit in enumerate(hits, 1):
-        table.add_row(str(i), hit["id"], hit["title"], f"{hit['score']:.2f}", hit["snippet"])
+        table.add_row(str(i), escape(hit["id"]), escape(hit["title"]), f"{hit['score']:.2f}", escape(hit["snippet"]))
     Console().print(table)
     return 0 if hits else 1
 

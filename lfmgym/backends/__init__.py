@@ -53,6 +53,13 @@ def get_backend(spec: str, **kwargs: Any) -> GenerationBackend:
         return VLLMBackend(rest, **kwargs)
     if kind == "transformers" and rest:
         spec = rest
+    if spec.startswith(("/", "./", "../", "~")):
+        from pathlib import Path
+
+        # A path, not a preset or hub id: say so plainly rather than let the hub client
+        # complain that it is a malformed repo id.
+        if not Path(spec).expanduser().exists():
+            raise FileNotFoundError(f"model {spec!r}: no such file or directory")
     from lfmgym.backends.transformers_backend import TransformersBackend
 
     return TransformersBackend.from_pretrained(spec, **kwargs)
