@@ -103,7 +103,10 @@ def check_env(
     tasks = _tier_tasks(probe, n_tasks, seed)
     run("demonstrations earn the maximum reward", lambda: _oracle(make, probe, tasks, seed))
     run(f"{n_junk} junk actions -> feedback, no exception, rewards in range", lambda: _fuzz(make, probe, n_junk, seed))
-    run("reward hacking attempts earn less than the maximum", lambda: _hacking(make, probe, tasks[:4], seed))
+    # The attacks dress up the gold answer; a task without one (BFCL irrelevance: "do not call",
+    # where any plain reply is right) has nothing to dress up, so it is not attacked.
+    attackable = [t for t in tasks if _answer_text(t.answer).strip()]
+    run("reward hacking attempts earn less than the maximum", lambda: _hacking(make, probe, attackable[:4], seed))
     if isinstance(env, str):
         run("gymnasium.make('lfmgym/<name>')", lambda: _gym_make(env))
     if raise_on_failure and not report.ok:
@@ -207,7 +210,7 @@ def _hacking(make: Callable[[], Env], probe: Env, tasks: list[Task], seed: int) 
             if reward >= high - TOL:
                 bad.append(f"{name} on {task.id}")
     assert not bad, f"{len(bad)} attacks earned the maximum reward: {bad[:5]}"
-    return f"{n} attacks"
+    return f"{n} attacks" if n else "no sampled task has a gold answer to attack"
 
 
 def _answer_text(answer: Any) -> str:

@@ -178,7 +178,8 @@ def parse_python_call_list(source: str) -> list[ToolCall]:
     try:
         tree = ast.parse(_escape_keyword_args(text), mode="eval")
     except SyntaxError as exc:
-        raise ValueError(f"not valid Python call syntax: {exc.msg} (col {exc.offset})") from None
+        where = f" (col {exc.offset})" if exc.offset else ""  # no column for e.g. a null byte
+        raise ValueError(f"not valid Python call syntax: {exc.msg}{where}") from None
     except (ValueError, RecursionError, MemoryError) as exc:
         raise ValueError(f"unparseable tool-call text: {type(exc).__name__}") from None
     body = tree.body

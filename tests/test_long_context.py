@@ -116,6 +116,23 @@ def test_final_var_written_in_text_reads_the_repl_variable(env):
     assert env.episode.state["answer_via"] == "text-FINAL_VAR"
 
 
+def test_final_var_of_a_missing_variable_says_so(env):
+    # The model did give an answer form; the feedback must name the missing variable, not claim
+    # that no final answer was written.
+    env.reset(seed=2)
+    _, _, term, _, info = env.step('FINAL_VAR("nowhere")')
+    feedback = info["new_messages"][0]["content"]
+    assert not term and "no variable named 'nowhere'" in feedback and "No ```repl block" not in feedback
+
+
+def test_tracebacks_number_cells_as_the_feedback_does(env):
+    # The REPL's setup code must not shift the numbering: "[cell 1 output]" shows "<cell 1>".
+    env.reset(seed=2)
+    _, _, _, _, info = env.step(repl("1/0"))
+    feedback = info["new_messages"][0]["content"]
+    assert "[cell 1 output]" in feedback and 'File "<cell 1>"' in feedback
+
+
 def test_wrong_answer_scores_zero_with_metrics(env):
     task = env.sample_task(np.random.default_rng(8), 0)
     _, reward, term, _, info = play(env, [repl("1/0"), repl("FINAL('certainly not this')")], task)

@@ -34,7 +34,7 @@ def test_smoke_pipeline_writes_results(smoke_run):
         assert r["mean_length"] > 0
     assert json.loads((out / "results.json").read_text()) == rows
     md = (out / "results.md").read_text()
-    assert md.startswith("| stage | env | success |") and md.count("\n| ") == 1 + len(rows)
+    assert md.startswith("| stage | env | success |") and md.count("\n| ") == len(rows)
     assert (out / "results.png").stat().st_size > 1000
     assert set(json.loads((out / "timings.json").read_text())) == {"base", "sft", "dpo", "grpo"}
     for stage in ("base", "sft", "dpo", "grpo"):
@@ -66,8 +66,9 @@ def test_grpo_logs_episode_metrics_per_step(smoke_run):
     assert [entry["step"] for entry in steps] == [1, 2]
     for entry in steps:
         for key in ("episodes/parse_rate", "episodes/tool_call_rate", "episodes/turns", "env/parse_ok",
-                    "rewards/env/mean", "rewards/ngram/mean", "success/math_calculator"):
+                    "rewards/env/mean", "rewards/ngram/mean"):
             assert key in entry, key
+        assert any(key.startswith("success/") for key in entry)  # per-env success of the step's episodes
 
 
 def test_finished_stages_are_not_rerun(smoke_run):

@@ -40,6 +40,13 @@ def test_exception_reports_traceback_of_cell_code_only(box):
     assert box.run("print('still here')").stdout == "still here\n"
 
 
+def test_cells_are_named_by_the_host_count_despite_setup_code():
+    # setup_code runs as "<setup>", so the caller's first cell is still "<cell 1>".
+    with Sandbox(cell_timeout=5.0, memory_mb=512, setup_code="helper = 1") as sandbox:
+        result = sandbox.run("1/0")
+    assert 'File "<cell 1>"' in result.error
+
+
 def test_syntax_error_is_a_cell_error(box):
     result = box.run("def (:")
     assert result.error and "SyntaxError" in result.error

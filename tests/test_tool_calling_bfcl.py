@@ -21,8 +21,7 @@ def _lines(path: Path) -> int:
 
 
 def _keyword_params(task) -> bool:
-    """Does the gold use a Python keyword as a parameter name (``from=...``)? The pythonic format
-    (Python call syntax, parsed with ``ast``) cannot express such a call."""
+    """Does the gold use a Python keyword as a parameter name (``from=...``, two Java tasks)?"""
     return any(keyword.iskeyword(p) for entry in task.answer for params in entry.values() for p in params)
 
 
@@ -47,18 +46,18 @@ def test_every_single_turn_file_loads(all_tasks):
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_oracle_earns_the_maximum_on_all_bfcl_tasks(all_tasks, fmt):
     env = ToolCallingEnv(tool_format=fmt)
-    played = 0
+    played = keyword_tasks = 0
     for tasks in all_tasks.values():
         for task in tasks:
-            if fmt == "pythonic" and _keyword_params(task):
-                continue  # not expressible in Python call syntax (2 Java tasks); the JSON run covers them
+            # ``from=20.5`` is not Python, but the pythonic parser reads keyword-named arguments.
+            keyword_tasks += _keyword_params(task)
             reward, c = env.score_transcript(task, env.demonstrate(task))
             assert c["calls"] == c["outcome"] == 1.0, (task.id, env.episode.state["calls_match"])
             assert c["tool_errors"] == 0.0 and c["malformed"] == 0.0, (task.id, env.episode.tool_errors)
             assert reward - 0.1 * c["repetition"] == pytest.approx(1.0)
             played += 1
     total = sum(len(tasks) for tasks in all_tasks.values())
-    assert played == (total - 2 if fmt == "pythonic" else total)
+    assert played == total and keyword_tasks == 2
 
 
 def test_bfcl_calls_get_a_neutral_result_and_failures_are_scored(all_tasks):
@@ -105,6 +104,12 @@ def test_env_takes_a_bfcl_path_and_passes_the_conformance_kit():
     report = check_env(ToolCallingEnv, env_kwargs={"bfcl": BFCL / "BFCL_v4_parallel_multiple.json", "tool_format": "json"},
                        n_junk=300)
     assert report.ok, str(report)
+    # With irrelevance tasks ("do not call": any plain reply is right) the kit must still pass:
+    # the reward-hacking attacks only target tasks that have a gold answer to dress up.
+    report = check_env(ToolCallingEnv, env_kwargs={"bfcl": [BFCL / "BFCL_v4_irrelevance.json",
+                                                            BFCL / "BFCL_v4_simple_python.json"]}, n_junk=50)
+    assert report.ok, str(report)
+    assert any(p.startswith("reward hacking") and "attacks" in p for p in report.passed)
     with pytest.raises(ValueError, match="not both"):
         ToolCallingEnv(bfcl=BFCL, tasks=[])
 

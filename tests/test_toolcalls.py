@@ -172,3 +172,9 @@ def test_python_keywords_as_argument_names_round_trip():
     r = parse_tool_calls(text)
     assert r.ok, r.error
     assert r.calls == calls
+
+
+def test_null_byte_error_has_no_bogus_column():
+    # SyntaxError carries no column for a null byte; the reason must not read "(col None)".
+    r = parse_tool_calls("<|tool_call_start|>[f(a='\x00')]<|tool_call_end|>")
+    assert not r.ok and "null bytes" in r.error and "None" not in r.error

@@ -254,10 +254,20 @@ class ReplSession:
         if final is not None:
             outcome.final = final
             return outcome
-        if not blocks:
+        missing = self._missing_final_var(text)
+        if missing is not None:
+            # The model did answer, with a name the REPL does not hold: say that, not "no answer".
+            parts.append(f"FINAL_VAR({missing!r}): there is no variable named {missing!r} in the REPL. "
+                         "Assign it in a ```repl block first, or answer with FINAL(answer).")
+        elif not blocks:
             parts.append(self._no_code_feedback(text))
         outcome.feedback = "\n\n".join(parts)
         return outcome
+
+    def _missing_final_var(self, text: str) -> str | None:
+        """The name in a ``FINAL_VAR(name)`` line of the prose when the REPL has no such variable."""
+        match = _TEXT_FINAL_VAR.search(_ANY_BLOCK.sub("", text))
+        return match.group(1) if match else None
 
     def _no_code_feedback(self, text: str) -> str:
         if _OTHER_BLOCK.search(text):

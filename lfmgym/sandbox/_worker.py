@@ -216,15 +216,22 @@ class Worker:
                 os.kill(-1, signal.SIGKILL)
             except OSError:
                 pass
-            while True:
-                try:
-                    if os.waitpid(-1, os.WNOHANG)[0] == 0:
-                        break
-                except ChildProcessError:
-                    break
+            self._reap_children()
             if not self._other_live_processes():
+                # Children killed after the reap above are zombies now: reap them too. A zombie
+                # still counts against RLIMIT_NPROC, so leaving it would shrink the next cell's budget.
+                self._reap_children()
                 return
             time.sleep(0.002)
+
+    @staticmethod
+    def _reap_children():
+        while True:
+            try:
+                if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                    return
+            except ChildProcessError:
+                return
 
     def _other_live_processes(self):
         live = []
@@ -260,7 +267,7 @@ class Worker:
 
     def exec_cell(self, message):
         self.cell_count += 1
-        filename = f"<cell {self.cell_count}>"
+        filename = str(message.get("name") or f"<cell {self.cell_count}>")
         code = message["code"]
         linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
         stdout, stderr = _CappedText(self.output_limit), _CappedText(self.output_limit)

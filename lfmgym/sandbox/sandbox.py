@@ -249,7 +249,7 @@ class Sandbox:
         for frame in self._injected.values():
             self._request_raw(frame, expect="ok")
         if self.setup_code:
-            result = self._exec(self.setup_code, budget=self.cell_timeout, echo=False)
+            result = self._exec(self.setup_code, budget=self.cell_timeout, echo=False, name="<setup>")
             if not result.ok:
                 self._kill()
                 raise SandboxError(f"setup_code failed in the sandbox:\n{result.transcript()}")
@@ -412,16 +412,22 @@ class Sandbox:
         self.cells_run += 1
         budget = min(self.cell_timeout, remaining)
         binding = "cell_timeout" if budget == self.cell_timeout else "episode_timeout"
-        return self._exec(code, budget=budget, echo=echo, binding=binding)
+        # Name the cell after the host's count, so tracebacks say "<cell 3>" for the third cell the
+        # caller ran (setup code and worker restarts do not shift the numbering).
+        return self._exec(code, budget=budget, echo=echo, binding=binding, name=f"<cell {self.cells_run}>")
 
-    def _exec(self, code: str, *, budget: float, echo: bool, binding: str = "cell_timeout") -> CellResult:
+    def _exec(self, code: str, *, budget: float, echo: bool, binding: str = "cell_timeout",
+              name: str | None = None) -> CellResult:
         assert self._channel is not None
         cell_calls: Counter[str] = Counter()
         started = time.monotonic()
         host_time = 0.0
         result: CellResult
         try:
-            self._channel.send({"op": "exec", "code": code, "budget": budget, "echo": echo}, started + IO_TIMEOUT_S)
+            request = {"op": "exec", "code": code, "budget": budget, "echo": echo}
+            if name is not None:
+                request["name"] = name
+            self._channel.send(request, started + IO_TIMEOUT_S)
             while True:
                 deadline = started + host_time + budget + HARD_KILL_GRACE_S
                 message = self._channel.recv(deadline)
