@@ -274,10 +274,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lfmgym: error: {msg}", file=sys.stderr)
         return 2
     except RuntimeError as exc:
-        # The sandbox refusing to start (no bubblewrap) is an install problem, not a crash.
+        # The sandbox refusing to start (no bubblewrap) or a backend that cannot serve (endpoint
+        # down, no GPU for vLLM) are the user's setup, not crashes: say why in one line.
+        from lfmgym.backends.base import BackendError
         from lfmgym.sandbox.isolation import SandboxUnavailable
 
-        if not isinstance(exc, SandboxUnavailable):
+        if not isinstance(exc, (SandboxUnavailable, BackendError)):
             raise
         print(f"lfmgym: error: {exc}", file=sys.stderr)
         return 2

@@ -33,8 +33,10 @@ arguments and tools that raise all become feedback messages inside the episode.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
@@ -129,6 +131,9 @@ class Env(gymnasium.Env):
         tool_format: ``"pythonic"`` (LFM2) or ``"json"`` (Hermes/Qwen).
         max_turns: override ``default_max_turns``.
         difficulty: fix the tier of generated tasks; ``None`` draws uniformly among tiers.
+        difficulty_weights: optional ``{tier: weight}`` mix for drawing tiers instead (e.g. the
+            ``difficulty_weights`` that ``lfmgym calibrate --out`` writes; JSON string keys are
+            fine); tiers not listed are never drawn. Ignored when ``difficulty`` fixes a tier.
         tasks: a fixed list of tasks (e.g. loaded from a data file) to draw from instead of
             the generator.
         reward_weights: override entries of the class ``reward_weights``.
@@ -151,6 +156,7 @@ class Env(gymnasium.Env):
         tool_format: str = "pythonic",
         max_turns: int | None = None,
         difficulty: int | None = None,
+        difficulty_weights: Mapping[int | str, float] | None = None,
         tasks: Sequence[Task] | None = None,
         reward_weights: dict[str, float] | None = None,
         repetition_weight: float = 0.1,
@@ -170,6 +176,7 @@ class Env(gymnasium.Env):
         self.tool_format = tool_format
         self.max_turns = int(max_turns or self.default_max_turns)
         self.difficulty = difficulty
+        self.difficulty_weights = self._check_difficulty_weights(difficulty_weights)
         if tasks is not None and (isinstance(tasks, (str, bytes, dict)) or not hasattr(tasks, "__iter__")):
             raise ValueError(f"tasks: expected a list of lfmgym.Task, got {type(tasks).__name__}")
         self.fixed_tasks = list(tasks) if tasks is not None else None
@@ -190,6 +197,40 @@ class Env(gymnasium.Env):
         self.episode: Episode | None = None
         self.toolbox = Toolbox()
         self._done = False
+
+    def _check_difficulty_weights(self, weights: Mapping[int | str, float] | None) -> tuple[list[int], list[float]] | None:
+        """``(tiers, cumulative probabilities)`` from a ``{tier: weight}`` mapping."""
+        if weights is None:
+            return None
+        if not isinstance(weights, Mapping):
+            raise ValueError(f"difficulty_weights: expected a {{tier: weight}} mapping, got {type(weights).__name__}")
+        tiers, probs = [], []
+        for key, w in weights.items():
+            try:
+                tier = int(key)  # JSON keys are strings
+            except (TypeError, ValueError):
+                raise ValueError(f"difficulty_weights: tier {key!r} is not an integer") from None
+            if tier not in self.difficulties:
+                raise ValueError(f"difficulty_weights: tier {tier} is not one of {self.difficulties}")
+            try:
+                weight = float(w)
+            except (TypeError, ValueError):
+                raise ValueError(f"difficulty_weights: weight of tier {tier} must be a number, got {w!r}") from None
+            if not weight >= 0:
+                raise ValueError(f"difficulty_weights: weight of tier {tier} must be >= 0, got {w!r}")
+            tiers.append(tier)
+            probs.append(weight)
+        total = sum(probs)
+        if total <= 0:
+            raise ValueError("difficulty_weights: the weights must not all be zero")
+        return tiers, list(itertools.accumulate(p / total for p in probs))
+
+    def draw_difficulty(self, rng: np.random.Generator) -> int:
+        """A tier for a generated task: from ``difficulty_weights`` when given, else uniform."""
+        if self.difficulty_weights is None:
+            return int(rng.choice(self.difficulties))
+        tiers, cumulative = self.difficulty_weights
+        return tiers[min(bisect.bisect_right(cumulative, rng.random()), len(tiers) - 1)]
 
     # ------------------------------------------------------------------ to implement
 
@@ -259,7 +300,7 @@ class Env(gymnasium.Env):
         if difficulty is None:
             difficulty = self.difficulty
         if difficulty is None:
-            difficulty = int(rng.choice(self.difficulties))
+            difficulty = self.draw_difficulty(rng)
         return self.generate_task(rng, difficulty)
 
     def make_tasks(self, n: int, seed: int = 0, difficulty: int | None = None) -> list[Task]:

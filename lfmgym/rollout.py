@@ -247,6 +247,7 @@ def run_episodes(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     records: list[EpisodeRecord | None] = [None] * len(tasks)
     prog = _progress(len(tasks), description, progress)
+    envs: dict[int, Env] = {}
     try:
         for start in range(0, len(tasks), batch_size):
             chunk = list(range(start, min(start + batch_size, len(tasks))))
@@ -288,4 +289,13 @@ def run_episodes(
     finally:
         if prog:
             prog.stop()
+        # A policy or env that raised leaves episodes open: close them now, so envs holding
+        # processes (the long_context sandbox) do not wait for the garbage collector.
+        for i, env in envs.items():
+            record = records[i]
+            if record is None or not (record.terminated or record.truncated):
+                try:
+                    env.close()
+                except Exception:
+                    pass
     return records  # type: ignore[return-value]

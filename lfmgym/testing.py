@@ -164,7 +164,8 @@ def _oracle(make: Callable[[], Env], probe: Env, tasks: list[Task], seed: int) -
         if score < high - TOL or not rec.terminated:
             bad.append(f"{rec.task.id}: reward {rec.reward:.3f} (max {high}), components {rec.components}")
     assert not bad, f"{len(bad)}/{len(records)} demonstrations below max: " + "; ".join(bad[:3])
-    return f"{len(records)} tasks over tiers {list(probe.difficulties)}"
+    where = "from the env's task list" if probe.fixed_tasks is not None else f"over tiers {list(probe.difficulties)}"
+    return f"{len(records)} tasks {where}"
 
 
 def _fuzz(make: Callable[[], Env], probe: Env, n_junk: int, seed: int) -> str:
@@ -180,6 +181,10 @@ def _fuzz(make: Callable[[], Env], probe: Env, n_junk: int, seed: int) -> str:
         assert isinstance(reward, float) and math.isfinite(reward), f"reward {reward!r} is not a finite float"
         assert low - TOL <= reward <= high + TOL, f"reward {reward} outside reward_range {probe.reward_range}"
         assert env.observation_space.contains(obs), "observation is not valid Messages"
+        # Env.step turns an exception of the env itself into feedback so a trainer survives it;
+        # here that is exactly what must not happen: a junk action may never reach an env bug.
+        bug = _env_bug(env.episode.parse_errors if env.episode is not None else info.get("parse_errors", []))
+        assert bug is None, f"the env raised on junk action {action[:60]!r}: {bug}"
         if not (term or trunc):
             assert info["new_messages"], f"no feedback for a non-final junk action {action[:60]!r}"
         else:
@@ -189,7 +194,20 @@ def _fuzz(make: Callable[[], Env], probe: Env, n_junk: int, seed: int) -> str:
     recs = run_episodes(make, RandomPolicy(seed), 8, seed=seed)
     for rec in recs:
         assert low - TOL <= rec.reward <= high + TOL, f"reward {rec.reward} outside reward_range"
+        bug = _env_bug(rec.info.get("parse_errors", []), rec.components)
+        assert bug is None, f"the env raised during a random-policy episode of {rec.task.id}: {bug}"
     return f"{steps} steps, {episodes} episodes"
+
+
+def _env_bug(errors: list[str], components: dict[str, float] | None = None) -> str | None:
+    """The first exception :meth:`Env.step` caught from the env's own code (``handle_action``
+    or ``score``), as recorded in the episode's ``parse_errors``; ``None`` when there was none."""
+    for err in errors:
+        if err.startswith(("env error:", "score error:")):
+            return err
+    if components and components.get("score_error"):
+        return "score() raised (component 'score_error' is set)"
+    return None
 
 
 def _hacking(make: Callable[[], Env], probe: Env, tasks: list[Task], seed: int) -> str:

@@ -35,7 +35,7 @@ from lfmgym.stages.common import (
     training_tasks,
     write_json,
 )
-from lfmgym.stages.config import ConfigError, check_trainer_args, config_diff, load_config
+from lfmgym.stages.config import STAGES, ConfigError, check_trainer_args, config_diff, load_config
 from lfmgym.stages.evaluate import ROW_KEYS, evaluate_model
 
 __all__ = ["run_pipeline", "build_base_model", "tokenizer_corpus", "write_results", "results_markdown", "plot_results"]
@@ -132,9 +132,11 @@ def _check_resume(out: Path, cfg: dict, resume: bool) -> None:
         return
     prev = dict(read_json(saved))
     now = dict(cfg)
-    # Extending or trimming the stage list is fine; each stage records what it started from.
-    prev.pop("stages", None)
-    now.pop("stages", None)
+    # Free to change: the stage list (each stage records what it started from), the thread count,
+    # and the settings of stages this run has not started yet.
+    for key in ("stages", "threads", *(s for s in STAGES if not (out / s / "stage.json").is_file())):
+        prev.pop(key, None)
+        now.pop(key, None)
     diff = config_diff(prev, now)
     if diff:
         raise ConfigError(
@@ -179,10 +181,12 @@ def run_pipeline(
 
     n_phases = 1 + sum(PHASES[s] for s in cfg["stages"])
     prog = StageProgress(progress and main, total_phases=n_phases, title="lfmgym pipeline").start()
-    timings: dict[str, float] = read_json(out / "timings.json") if (out / "timings.json").is_file() else {}
+    saved_times = read_json(out / "timings.json") if (out / "timings.json").is_file() else {}
+    timings: dict[str, float] = saved_times.get("wall_s", {})
+    cpu: dict[str, float] = saved_times.get("cpu_s", {})
     rows: list[dict[str, Any]] = []
     try:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         base_dir = out / "base"
         model_dir = base_dir / "model"
         fresh = not (base_dir / "eval.json").is_file()
@@ -193,11 +197,12 @@ def run_pipeline(
         rows += _eval_stage(cfg, "base", model_dir, base_dir, prog)
         if fresh:
             timings["base"] = time.perf_counter() - t0
+            cpu["base"] = time.process_time() - c0
         if main:
-            write_results(out, rows, timings)
+            write_results(out, rows, timings, cpu)
         previous = "base"
         for stage in cfg["stages"]:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             stage_dir = out / stage
             origin = stage_dir / "stage.json"
             if origin.is_file() and read_json(origin).get("from") != previous:
@@ -213,10 +218,11 @@ def run_pipeline(
             if not (stage_model / "config.json").is_file():
                 _runner(stage)(cfg, model_dir, stage_dir, prog)
             rows += _eval_stage(cfg, stage, stage_model, stage_dir, prog)
-            if fresh:  # wall time of the run that finished the stage
+            if fresh:  # times of the run that finished the stage
                 timings[stage] = time.perf_counter() - t0
+                cpu[stage] = time.process_time() - c0
             if main:
-                write_results(out, rows, timings)
+                write_results(out, rows, timings, cpu)
             model_dir, previous = stage_model, stage
     finally:
         prog.stop()
@@ -234,8 +240,9 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def results_markdown(rows: list[dict[str, Any]], timings: dict[str, float] | None = None) -> str:
-    """The results table as markdown (one row per stage and env), plus stage wall times."""
+def results_markdown(rows: list[dict[str, Any]], timings: dict[str, float] | None = None,
+                     cpu: dict[str, float] | None = None) -> str:
+    """The results table as markdown (one row per stage and env), plus stage wall and CPU times."""
     lines = ["| " + " | ".join(ROW_KEYS) + " |", "|" + "---|" * len(ROW_KEYS)]
     for r in rows:
         lines.append("| " + " | ".join(_fmt(r.get(k)) for k in ROW_KEYS) + " |")
@@ -243,6 +250,9 @@ def results_markdown(rows: list[dict[str, Any]], timings: dict[str, float] | Non
     if timings:
         text += "\nWall time per stage (s, training + evaluation): " + ", ".join(
             f"{k} {v:.0f}" for k, v in timings.items()) + f"; total {sum(timings.values()):.0f}\n"
+    if cpu:
+        text += "CPU time of this process per stage (s): " + ", ".join(
+            f"{k} {v:.0f}" for k, v in cpu.items()) + f"; total {sum(cpu.values()):.0f}\n"
     text += (
         "\nsuccess: share of held-out tasks solved (greedy); parse_rate: episodes whose every message parsed; "
         "doom_loop_greedy / doom_loop_sampled: episodes with a turn that hit the token cap in a periodic loop "
@@ -281,10 +291,11 @@ def plot_results(rows: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
-def write_results(out: Path, rows: list[dict[str, Any]], timings: dict[str, float] | None = None) -> None:
+def write_results(out: Path, rows: list[dict[str, Any]], timings: dict[str, float] | None = None,
+                  cpu: dict[str, float] | None = None) -> None:
     """``results.json``, ``results.md``, ``results.png`` and ``timings.json`` in ``out``."""
     write_json(out / "results.json", rows)
-    (out / "results.md").write_text(results_markdown(rows, timings))
+    (out / "results.md").write_text(results_markdown(rows, timings, cpu))
     if timings is not None:
-        write_json(out / "timings.json", timings)
+        write_json(out / "timings.json", {"wall_s": timings, "cpu_s": cpu or {}})
     plot_results(rows, out / "results.png")

@@ -337,3 +337,19 @@ def test_vllm_backend_explains_why_it_cannot_run(monkeypatch):
     assert "not installed" in vllm_unavailable_reason()
     with pytest.raises(RuntimeError, match="VLLMBackend: the vllm package is not installed"):
         get_backend("vllm:some/model")
+
+
+def test_cli_reports_a_backend_that_cannot_serve_in_one_line(monkeypatch, capsys):
+    # No vLLM here (or made to look absent): the user gets the reason, not a traceback.
+    import importlib.util
+
+    from lfmgym.backends import BackendError
+    from lfmgym.cli import main
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "vllm" else real(name, *a))
+    assert main(["eval", "--model", "vllm:some/model", "--envs", "math", "--n", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "VLLMBackend: the vllm package is not installed" in err and "Traceback" not in err
+    with pytest.raises(BackendError):
+        get_backend("vllm:some/model")

@@ -145,3 +145,32 @@ def test_gymnasium_make_for_registered_envs():
     env = gymnasium.make(ids[0])
     obs, info = env.reset(seed=0)
     assert Messages().contains(obs)
+
+
+def test_difficulty_weights_work_for_any_tiered_env():
+    # The mix `lfmgym calibrate --out` writes (JSON string keys) applies to every env with tiers.
+    from lfmgym.plugins import make_env
+
+    env = make_env("tool_calling", difficulty_weights={"2": 1.0, "3": 0.0})
+    assert {t.difficulty for t in env.make_tasks(20, seed=1)} == {2}
+    with pytest.raises(ValueError, match="difficulty_weights: tier 9"):
+        make_env("tool_calling", difficulty_weights={9: 1.0})
+    with pytest.raises(ValueError, match="must not all be zero"):
+        CapitalsEnv(difficulty_weights={0: 0.0})
+
+
+def test_rollout_closes_open_episodes_when_the_policy_raises():
+    closed = []
+
+    class Tracked(CapitalsEnv):
+        def close(self):
+            closed.append(self)
+            super().close()
+
+    class Failing:
+        def act(self, observations, tasks):
+            raise RuntimeError("backend down")
+
+    with pytest.raises(RuntimeError, match="backend down"):
+        run_episodes(Tracked, Failing(), 3, seed=0)
+    assert len(closed) == 3  # every open episode's env, not left to the garbage collector

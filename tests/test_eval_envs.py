@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import random
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,8 @@ from lfmgym.eval.envs import evaluate_envs
 from lfmgym.eval.metrics import mean_pass_at_k, pass_at_k
 from lfmgym.eval.report import load_run, markdown_report, save_run, write_report
 from lfmgym.plugins import make_env
+
+GSM8K = Path(__file__).resolve().parents[2] / "shared" / "data" / "gsm8k" / "test.jsonl"
 
 
 # --------------------------------------------------------------------------- pass@k
@@ -166,14 +169,27 @@ def test_cli_eval_with_a_tiny_checkpoint(tmp_path, capsys):
     try:
         rc = main(["eval", "--model", str(tmp_path / "ckpt"), "--device", "cpu", "--envs", "math", "--n", "2",
                    "--samples", "2", "--temperature", "1.0", "--max-new-tokens", "6", "--out", str(tmp_path / "run"),
-                   "--label", "tiny0", "--no-progress"])
+                   "--label", "tiny0", "--no-progress", "--env-arg", f"math.data={GSM8K}", "--env-arg", "math.limit=3"])
     finally:
         torch.set_num_threads(threads)
     assert rc == 0
     run = load_run(tmp_path / "run")
     row = run["envs"]["math"]
     assert run["label"] == "tiny0" and row["n"] == 2 and row["samples"] == 2
+    assert run["config"]["env_kwargs"] == {"math": {"data": str(GSM8K), "limit": 3}}  # GSM8K, not generated
     assert 0.0 <= row["success"] <= 1.0 and 0.0 <= row["pass@2"] <= 1.0
     assert row["mean_tokens"] is not None and row["mean_tokens"] <= 6 * row["mean_turns"]
     assert (tmp_path / "run" / "report.md").read_text().count("math") >= 1
     assert "tiny0" in capsys.readouterr().out
+
+
+def test_cli_env_args_are_per_env_and_checked():
+    from lfmgym.eval.cli import _env_kwargs
+
+    assert _env_kwargs(["math", "web_search"], None, []) is None
+    assert _env_kwargs(["math", "web_search"], "json", ["math.limit=5", "math.data=x.jsonl"]) == {
+        "math": {"tool_format": "json", "limit": 5, "data": "x.jsonl"}, "web_search": {"tool_format": "json"}}
+    with pytest.raises(ValueError, match="ENV.KEY=VALUE"):
+        _env_kwargs(["math"], None, ["limit=5"])
+    with pytest.raises(ValueError, match="not among --envs"):
+        _env_kwargs(["math"], None, ["tool_calling.shapes=1"])

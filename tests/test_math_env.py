@@ -282,3 +282,16 @@ def test_hub_ids_go_through_datasets(monkeypatch):
     tasks = load_tasks("openai/gsm8k", split="train")
     assert calls == [("openai/gsm8k", "main", "train")]
     assert tasks[0].id == "gsm8k-train-0" and tasks[0].answer == "4" and tasks[0].meta["calc"] == ["2+2"]
+
+
+def test_data_argument_loads_a_file_from_the_command_line(capsys):
+    # `--env-arg data=...` is how a CLI user plays GSM8K (tasks=[...] needs Python).
+    from lfmgym.cli import main
+
+    env = MathCalculatorEnv(data=str(GSM8K_TEST.parent), limit=3)
+    assert [t.id for t in env.fixed_tasks] == ["gsm8k-test-0", "gsm8k-test-1", "gsm8k-test-2"]
+    with pytest.raises(ValueError, match="not both"):
+        MathEnv(data=str(GSM8K_TEST), tasks=[])
+    assert main(["play", "math", "--env-arg", f"data={GSM8K_TEST}", "--env-arg", "limit=5"]) == 0
+    out = capsys.readouterr().out
+    assert "math task gsm8k-test-" in out and "'correct': 1.0" in out

@@ -98,6 +98,17 @@ def test_fork_bomb_is_stopped_by_the_process_limit():
         assert made < 32
         if box.uid is not None:  # as root: a uid of its own; nothing of it but the worker survives the cell
             assert len(settled_processes_of_uid(box.uid, at_most=1)) == 1
+        # Nor zombies: an unreaped child still counts against RLIMIT_NPROC in the next cell.
+        zombies = box.run(
+            "import os\n"
+            "def state(p):\n"
+            "    try:\n"
+            "        return open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split()[0]\n"
+            "    except OSError:\n"
+            "        return 'gone'\n"
+            "print(sum(state(p) == 'Z' for p in os.listdir('/proc') if p.isdigit()))"
+        )
+        assert zombies.stdout == "0\n", zombies
         assert_healthy(box)
 
 

@@ -16,9 +16,7 @@ from scratch can learn the format quickly::
 
 from __future__ import annotations
 
-import bisect
-import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from fractions import Fraction
 from typing import Any, ClassVar
 
@@ -43,10 +41,13 @@ class MathEnv(Env):
         ``repetition`` (weight ``repetition_weight``, default 0.1): the base env's n-gram penalty.
 
     Args:
-        difficulty_weights: optional ``{tier: weight}`` mix for drawing tiers (e.g. the
-            ``difficulty_weights`` that ``lfmgym calibrate --out`` writes); tiers not listed
-            are never drawn. Ignored when ``difficulty`` fixes a tier or ``tasks`` is given.
-        **kwargs: see :class:`lfmgym.Env` (``tasks=load_tasks(...)`` plays a data file).
+        data: play a GSM8K- or MATH-format data file, a folder holding ``<split>.jsonl``, or a
+            Hugging Face dataset id (see :func:`lfmgym.envs.math.data.load_tasks`); the
+            command-line way to write ``tasks=load_tasks(...)``, e.g.
+            ``lfmgym play math --env-arg data=../shared/data/gsm8k``. Exclusive with ``tasks``.
+        split, limit: which split of ``data``, and how many of its tasks to keep.
+        **kwargs: see :class:`lfmgym.Env` (``difficulty_weights`` draws tiers with the mix
+            ``lfmgym calibrate --out`` writes).
     """
 
     name: ClassVar[str] = "math"
@@ -59,30 +60,14 @@ class MathEnv(Env):
 
     _SYSTEM = "Solve the problem. End with the line 'Answer: <final answer>'."
 
-    def __init__(self, *, difficulty_weights: Mapping[int | str, float] | None = None, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.difficulty_weights = self._check_weights(difficulty_weights)
+    def __init__(self, *, data: str | None = None, split: str = "test", limit: int | None = None, **kwargs: Any):
+        if data is not None:
+            if kwargs.get("tasks") is not None:
+                raise ValueError("data: give either data=PATH or tasks=[...], not both")
+            from lfmgym.envs.math.data import load_tasks
 
-    def _check_weights(self, weights: Mapping[int | str, float] | None) -> tuple[list[int], list[float]] | None:
-        """``(tiers, cumulative probabilities)`` from a ``{tier: weight}`` mapping."""
-        if weights is None:
-            return None
-        tiers, probs = [], []
-        for key, w in weights.items():
-            try:
-                tier = int(key)  # JSON keys are strings
-            except (TypeError, ValueError):
-                raise ValueError(f"difficulty_weights: tier {key!r} is not an integer") from None
-            if tier not in self.difficulties:
-                raise ValueError(f"difficulty_weights: tier {tier} is not one of {self.difficulties}")
-            if not float(w) >= 0:
-                raise ValueError(f"difficulty_weights: weight of tier {tier} must be >= 0, got {w!r}")
-            tiers.append(tier)
-            probs.append(float(w))
-        total = sum(probs)
-        if total <= 0:
-            raise ValueError("difficulty_weights: the weights must not all be zero")
-        return tiers, list(itertools.accumulate(p / total for p in probs))
+            kwargs["tasks"] = load_tasks(data, split=split, limit=limit)
+        super().__init__(**kwargs)
 
     # ------------------------------------------------------------------ tasks
 
@@ -101,8 +86,7 @@ class MathEnv(Env):
             if self.difficulty_weights is None:
                 difficulty = self.difficulties[int(rng.bit_generator.random_raw()) % len(self.difficulties)]
             else:
-                tiers, cumulative = self.difficulty_weights
-                difficulty = tiers[min(bisect.bisect_right(cumulative, rng.random()), len(tiers) - 1)]
+                difficulty = self.draw_difficulty(rng)
         return self.generate_task(rng, difficulty)
 
     def system_prompt(self, task: Task) -> str:

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from lfmgym.backends.base import Generation, GenerationBackend, SamplingParams
+from lfmgym.backends.base import BackendError, Generation, GenerationBackend, SamplingParams
 
-__all__ = ["Generation", "GenerationBackend", "SamplingParams", "get_backend", "BACKEND_KINDS"]
+__all__ = ["BackendError", "Generation", "GenerationBackend", "SamplingParams", "get_backend", "BACKEND_KINDS"]
 
 BACKEND_KINDS = ("transformers", "openai", "vllm")
 

@@ -10,7 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Generation", "GenerationBackend", "SamplingParams"]
+__all__ = ["Generation", "GenerationBackend", "SamplingParams", "BackendError"]
+
+
+class BackendError(RuntimeError):
+    """A backend cannot serve: a request failed for good, or the engine cannot run here.
+
+    The message is meant for the user (the CLI prints it as one line, without a traceback).
+    """
 
 Messages = list[dict[str, Any]]
 

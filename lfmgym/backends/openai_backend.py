@@ -24,15 +24,11 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from lfmgym.backends.base import Generation
+from lfmgym.backends.base import BackendError, Generation  # BackendError: a request failed for good
 
 __all__ = ["OpenAIBackend", "BackendError"]
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
-
-
-class BackendError(RuntimeError):
-    """A request failed for good (after retries, or with a non-retryable status)."""
 
 
 class OpenAIBackend:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from lfmgym.backends.base import Generation
+from lfmgym.backends.base import BackendError, Generation
 
 __all__ = ["VLLMBackend", "vllm_unavailable_reason"]
 
@@ -46,7 +46,7 @@ class VLLMBackend:
                  dtype: str = "auto", seed: int = 0, **llm_kwargs: Any):
         reason = vllm_unavailable_reason()
         if reason:
-            raise RuntimeError(f"VLLMBackend: {reason}")
+            raise BackendError(f"VLLMBackend: {reason}")
         from vllm import LLM
 
         kwargs = {"gpu_memory_utilization": gpu_memory_utilization, "dtype": dtype, "seed": seed, **llm_kwargs}

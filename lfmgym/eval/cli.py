@@ -63,6 +63,9 @@ def add_commands(subparsers) -> None:
     p.add_argument("--top-p", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=None, help="task and sampling seed (default: 10000, held out)")
     p.add_argument("--tool-format", choices=["pythonic", "json"], default=None, help="tool-call format of the envs")
+    p.add_argument("--env-arg", action="append", default=[], metavar="ENV.KEY=VALUE",
+                   help="constructor argument for one env (VALUE parsed as JSON when possible), e.g. "
+                        "math.data=../shared/data/gsm8k; repeatable")
     p.add_argument("--out", default=None, help="directory for results.json, report.md and report.png")
     p.add_argument("--compare", nargs="*", default=[], help="earlier result dirs to put beside this run in the report")
     p.add_argument("--no-progress", action="store_true")
@@ -113,8 +116,8 @@ def _cmd_eval_envs(args) -> int:
     if unknown:
         print(f"lfmgym eval: unknown env(s) {unknown}; available: {sorted(known)}", file=sys.stderr)
         return 2
+    env_kwargs = _env_kwargs(envs, args.tool_format, args.env_arg)
     backend, model_name = _backend(args)
-    env_kwargs = {e: {"tool_format": args.tool_format} for e in envs} if args.tool_format else None
     result = evaluate_envs(
         backend, envs, n=args.n, samples=args.samples, temperature=args.temperature, top_p=args.top_p,
         max_new_tokens=args.max_new_tokens or 256, seed=DEFAULT_EVAL_SEED if args.seed is None else args.seed,
@@ -130,6 +133,23 @@ def _cmd_eval_envs(args) -> int:
         paths = write_report(runs, args.out)
         print(f"wrote {Path(args.out) / 'results.json'}, {paths['markdown']}, {paths['plot']}")
     return 0
+
+
+def _env_kwargs(envs: list[str], tool_format: str | None, items: list[str]) -> dict[str, dict] | None:
+    """Per-env constructor arguments from ``--tool-format`` and ``--env-arg ENV.KEY=VALUE``."""
+    kwargs: dict[str, dict] = {e: ({"tool_format": tool_format} if tool_format else {}) for e in envs}
+    for item in items:
+        target, sep, value = item.partition("=")
+        env, dot, key = target.partition(".")
+        if not sep or not dot or not key:
+            raise ValueError(f"--env-arg {item!r}: expected ENV.KEY=VALUE, e.g. math.data=gsm8k.jsonl")
+        if env not in kwargs:
+            raise ValueError(f"--env-arg {item!r}: env {env!r} is not among --envs {envs}")
+        try:
+            kwargs[env][key] = json.loads(value)
+        except json.JSONDecodeError:
+            kwargs[env][key] = value
+    return {e: kw for e, kw in kwargs.items() if kw} or None
 
 
 def _cmd_eval_bfcl(args) -> int:
