@@ -161,9 +161,9 @@ def _oracle(make: Callable[[], Env], probe: Env, tasks: list[Task], seed: int) -
     bad = []
     for rec in records:
         score = _max_without_repetition(probe, rec.reward, rec.components)
-        if score < high - TOL or not rec.terminated:
+        if score < high - TOL or rec.reward > high + TOL or not rec.terminated:
             bad.append(f"{rec.task.id}: reward {rec.reward:.3f} (max {high}), components {rec.components}")
-    assert not bad, f"{len(bad)}/{len(records)} demonstrations below max: " + "; ".join(bad[:3])
+    assert not bad, f"{len(bad)}/{len(records)} demonstrations not at the maximum of reward_range: " + "; ".join(bad[:3])
     where = "from the env's task list" if probe.fixed_tasks is not None else f"over tiers {list(probe.difficulties)}"
     return f"{len(records)} tasks {where}"
 

@@ -296,12 +296,18 @@ class StageProgress:
             self._phase = self._prog.add_task(description, total=total, info="")
         try:
             yield self
-        finally:
+        except BaseException:
             if self._prog is not None:
-                self._prog.update(self._phase, completed=self._prog.tasks[self._index(self._phase)].total or 0)
+                self._prog.update(self._phase, info="interrupted")
                 self._prog.stop_task(self._phase)
-                self._prog.advance(self._overall)
                 self._phase = None
+            raise
+        if self._prog is not None:
+            task = self._prog.tasks[self._index(self._phase)]
+            self._prog.update(self._phase, completed=task.total if task.total is not None else task.completed)
+            self._prog.stop_task(self._phase)
+            self._prog.advance(self._overall)
+            self._phase = None
 
     def _index(self, task_id) -> int:
         return [t.id for t in self._prog.tasks].index(task_id)

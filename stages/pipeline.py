@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import shutil
 import time
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,9 @@ def _quiet_libraries() -> None:
     transformers.utils.logging.disable_progress_bar()
     transformers.utils.logging.set_verbosity_error()
     datasets.disable_progress_bars()
+    # Library-internal deprecation notices and a CPU-only DataLoader note, repeated at every stage.
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\.")
+    warnings.filterwarnings("ignore", message=r".*pin_memory.*no accelerator is found", category=UserWarning)
 
 
 def _check_resume(out: Path, cfg: dict, resume: bool) -> None:

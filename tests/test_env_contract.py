@@ -123,6 +123,39 @@ def test_conformance_kit_catches_a_bad_demo():
     assert not report.ok and any("demonstrations" in f for f in report.failures)
 
 
+class _RaisesOnCalls(CapitalsEnv):
+    def handle_action(self, action, episode):
+        if "<|tool_call_start|>" in action:
+            raise KeyError("env bug")
+        return super().handle_action(action, episode)
+
+
+class _ScorerRaisesWithoutAnswer(CapitalsEnv):
+    def score(self, task, episode):
+        if not episode.final_answer:
+            raise ZeroDivisionError("scorer bug")
+        return super().score(task, episode)
+
+
+def test_conformance_kit_catches_demonstrations_above_the_declared_range():
+    class Doubled(CapitalsEnv):
+        def total_reward(self, components):
+            return 2 * super().total_reward(components)
+
+    report = check_env(Doubled, n_junk=20, raise_on_failure=False)
+    assert any("demonstrations" in f and "reward 2.000 (max 1.0)" in f for f in report.failures), report.failures
+
+
+@pytest.mark.parametrize("env_cls, needle", [(_RaisesOnCalls, "env error: KeyError"),
+                                             (_ScorerRaisesWithoutAnswer, "score error: ZeroDivisionError")])
+def test_conformance_kit_catches_env_bugs_that_step_turns_into_feedback(env_cls, needle):
+    # step() keeps a trainer alive by turning an env's own exception into feedback; the kit must
+    # still see it, or a plugin that crashes on every tool call would pass the fuzz check.
+    report = check_env(env_cls, n_junk=200, raise_on_failure=False)
+    assert not report.ok
+    assert any(f.startswith("200 junk actions") and needle in f for f in report.failures), report.failures
+
+
 def test_batched_and_sequential_rollouts_agree():
     env = CapitalsEnv()
     tasks = env.make_tasks(10, seed=1)

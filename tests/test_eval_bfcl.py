@@ -230,3 +230,18 @@ def test_model_mode_prompts_the_backend_and_scores(entries):
     verdicts = score_predictions(chosen, {k: v["result"] for k, v in generated.items()})
     assert all(v.valid for v in verdicts)
     assert generated["simple_python_0"]["n_tokens"] == 2
+
+
+def test_report_says_why_entries_failed(entries, tmp_path, capsys):
+    from lfmgym.eval.report import markdown_report, print_runs
+
+    chosen = [entries["simple_python_0"], entries["simple_python_1"], entries["multiple_0"]]
+    preds = {"simple_python_0": "[calculate_triangle_area(base=11, height=5)]",  # wrong value
+             "simple_python_1": "no call at all",  # not a call
+             "multiple_0": _gold_text(entries["multiple_0"])}
+    run = {"kind": "bfcl", "label": "ckpt[1]", "summary": summarize(score_predictions(chosen, preds))}
+    md = markdown_report([run])
+    assert "## BFCL failures by kind (entries)" in md and "| wrong_value | 1 |" in md
+    print_runs([run])
+    out = capsys.readouterr().out
+    assert "BFCL failures by kind" in out and "wrong_value" in out and "ckpt[1]" in out  # label not eaten as markup

@@ -264,3 +264,13 @@ def test_cli_exec_reports_the_limit_that_stopped_the_program(tmp_path, capsys):
     assert _cli(["sandbox", "exec", str(program)]) == 0
     assert capsys.readouterr().out == "__main__\n"
     assert _cli(["sandbox", "exec", str(tmp_path / "missing.py")]) == 2
+
+
+def test_cli_exec_status_starts_on_its_own_line_after_cut_output(tmp_path, capsys):
+    # stdout stays verbatim (cut with the marker, no newline added); the status goes to a new line.
+    program = tmp_path / "big.py"
+    program.write_text("print('x' * 50_000)\n")
+    assert _cli(["sandbox", "exec", str(program), "--output-limit", "1000"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("x" * 1000) and "truncated" in out and not out.endswith("\n")
+    assert err.startswith("\n[sandbox] exit status 0")

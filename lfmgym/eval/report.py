@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["save_run", "load_run", "markdown_report", "plot_runs", "write_report", "print_runs", "ENV_METRICS"]
+__all__ = ["save_run", "load_run", "markdown_report", "plot_runs", "write_report", "print_runs", "bfcl_failures",
+           "ENV_METRICS"]
 
 RESULTS_FILE = "results.json"
 # Columns of the env tables (missing metrics print as "-").
@@ -82,6 +83,15 @@ def bfcl_value(run: dict[str, Any], column: str) -> float | None:
     return s.get("groups", {}).get(column)
 
 
+def bfcl_failures(run: dict[str, Any]) -> dict[str, int]:
+    """``{error kind: entries}`` over all categories of a BFCL run."""
+    out: dict[str, int] = {}
+    for row in run.get("summary", run).get("categories", {}).values():
+        for kind, count in (row.get("errors") or {}).items():
+            out[kind] = out.get(kind, 0) + int(count)
+    return out
+
+
 def _fmt(v: Any, metric: str = "") -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
@@ -127,7 +137,15 @@ def table_rows(runs: list[dict[str, Any]]) -> list[tuple[str, list[str], list[li
         header = ["category"] + [r["label"] for r in runs]
         rows = [[f"**{c}**" if c in ("simple", "overall") else c] + [_fmt(bfcl_value(r, c)) for r in runs]
                 for c in BFCL_COLUMNS]
-        return [("BFCL accuracy (%)", header, rows)]
+        tables = [("BFCL accuracy (%)", header, rows)]
+        # Why entries failed: the checker's error kinds summed over categories, so a report says
+        # *why* a model fails (wrong values? missing parameters? no call at all?), not only how often.
+        failures = [bfcl_failures(r) for r in runs]
+        kinds = sorted({k for f in failures for k in f}, key=lambda k: (-sum(f.get(k, 0) for f in failures), k))
+        if kinds:
+            tables.append(("BFCL failures by kind (entries)", ["failure kind"] + [r["label"] for r in runs],
+                           [[k] + [str(f.get(k, 0)) for f in failures] for k in kinds]))
+        return tables
     tables = []
     if len(runs) == 1:
         run = runs[0]
@@ -160,15 +178,17 @@ def markdown_report(runs: list[dict[str, Any]]) -> str:
 def print_runs(runs: list[dict[str, Any]]) -> None:
     """Print the report tables with rich."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console()
     for title, header, rows in table_rows(runs):
-        table = Table(title=title)
+        # Run labels are user text (paths, --label): escape them so '[...]' is not read as markup.
+        table = Table(title=escape(title))
         for col in header:
-            table.add_column(col, justify="left" if col in ("run", "metric", "category") else "right")
+            table.add_column(escape(col), justify="left" if col in ("run", "metric", "category", "failure kind") else "right")
         for r in rows:
-            table.add_row(*[c.replace("**", "") for c in r])
+            table.add_row(*[escape(c.replace("**", "")) for c in r])
         console.print(table)
 
 

@@ -61,6 +61,10 @@ def cmd_sandbox_exec(args) -> int:
     sys.stderr.write(result.stderr)
     if result.error and result.exit_code != 0 and not result.error.startswith("SystemExit"):
         sys.stderr.write(result.error.rstrip("\n") + "\n")
+    elif (result.stderr or result.stdout) and not (result.stderr or result.stdout).endswith("\n"):
+        # Output cut mid-line (or a last line without newline): start the status on its own
+        # line, on stderr, so stdout stays verbatim.
+        sys.stderr.write("\n")
     print(
         f"[sandbox] exit status {result.exit_code}; limit: {result.limit or 'none'}; "
         f"{result.duration_s:.3f} s",
