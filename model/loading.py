@@ -11,6 +11,8 @@ config, tokenizer and chat template (``save_pretrained`` of both).
 
 from __future__ import annotations
 
+import logging
+
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +22,17 @@ from lfmgym.model.presets import PRESETS
 if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+
+class _CpuKernelNotice(logging.Filter):
+    """Drop transformers' "causal_conv1d is falling back" notice: the kernels are GPU-only, so on a
+    CPU the reference path is the only one, and the notice would clutter every play/eval run."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "causal_conv1d" not in record.getMessage()
+
+
+logging.getLogger("transformers.integrations.hub_kernels").addFilter(_CpuKernelNotice())
 
 __all__ = ["load_model_and_tokenizer", "save", "resolve_dtype", "resolve_device"]
 
