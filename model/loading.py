@@ -12,7 +12,6 @@ config, tokenizer and chat template (``save_pretrained`` of both).
 from __future__ import annotations
 
 import logging
-
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
