@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -350,7 +351,8 @@ def trainer_callback(progress: StageProgress, log_path: Path | None = None, summ
             progress.set(state.global_step, info=" ".join(shown))
             if log_path is not None:
                 with open(log_path, "a") as fh:
-                    fh.write(json.dumps({"step": state.global_step, **logs}, default=_json_default) + "\n")
+                    fh.write(json.dumps({"step": state.global_step, "time": round(time.time(), 3), **logs},
+                                        default=_json_default) + "\n")
 
     return _Callback()
 

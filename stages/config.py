@@ -69,7 +69,9 @@ class ListOf:
 NGRAM = {
     "n": F(int, 3, "n-gram size of the repetition penalty", min=1),
     "max_penalty": F(float, -1.0, "penalty of a fully repetitive completion (<= 0)", max=0.0),
-    "unit": F(str, "token", "count n-grams over generated token ids or words", choices=("token", "word")),
+    # Words by default: over the few tokens of a short answer, token trigrams repeat by chance
+    # (the digits of 1166), which would punish correct answers; a repeated word trigram is real repetition.
+    "unit": F(str, "word", "count n-grams over words or generated token ids", choices=("word", "token")),
 }
 
 SCHEMA: dict[str, Any] = {
@@ -111,6 +113,8 @@ SCHEMA: dict[str, Any] = {
         "warmup_ratio": F(float, 0.05, "share of steps spent warming up", min=0.0, max=1.0),
         "weight_decay": F(float, 0.0, "AdamW weight decay", min=0.0),
         "max_length": F(int, 1024, "token cap of a training sequence", min=8),
+        "group_by_length": F(bool, True, "batch examples of similar length (less padding: a short math row "
+                                         "and a tool-schema row in one batch waste most of the compute)"),
         "save_steps": F(int, 50, "checkpoint every N steps (resume point)", min=1),
         "logging_steps": F(int, 10, "log every N steps", min=1),
         "trainer": FreeDict("extra trl.SFTConfig arguments"),

@@ -110,3 +110,15 @@ def test_transcript_with_markup_is_printed_verbatim(capsys):
         del reg.envs["markup_env"]
     out = capsys.readouterr().out
     assert "t[/]1" in out and "Say [bold]a[/bold]." in out
+
+
+def test_readme_commands_match_ci():
+    """README gives a fresh machine two commands; .ci/run must run the same test command."""
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    readme = (repo / "README.md").read_text()
+    ci = (repo / ".ci" / "run").read_text()
+    assert "lfmgym demo" in readme
+    test_cmd = "python -m pytest -q"
+    assert f"    {test_cmd}\n" in readme and f"\n{test_cmd}\n" in ci
