@@ -83,7 +83,6 @@ def run_sft(cfg: dict, model_dir: Path, stage_dir: Path, progress: StageProgress
         warmup_steps=s["warmup_ratio"],
         weight_decay=s["weight_decay"],
         max_length=s["max_length"],
-        train_sampling_strategy="group_by_length" if s["group_by_length"] else "random",
         assistant_only_loss=True,
         packing=False,
         save_steps=s["save_steps"],

@@ -36,14 +36,17 @@ def tiny(tmp_path_factory):
 # --------------------------------------------------------------------------- config
 
 
-def test_smoke_and_demo_configs_validate():
-    from lfmgym.stages.demo import load_demo_config
+def test_shipped_configs_validate():
+    from lfmgym.stages.demo import demo_config_path, load_demo_config
 
-    for cfg in (small_config(), load_demo_config()):
+    for path in sorted((REPO / "configs").glob("*.yaml")):
+        cfg = load_config(path)
         check_trainer_args(cfg)
-        assert cfg["stages"] == ["sft", "dpo", "grpo"]
-        assert set(cfg["envs"]) >= {"math", "math_calculator", "tool_calling"}
+        assert cfg["stages"] == ["sft", "dpo", "grpo"], path
+        assert set(cfg["envs"]) >= {"math", "math_calculator", "tool_calling"}, path
     assert load_demo_config()["model"]["name"] == "tiny"
+    # configs/demo.yaml is the copy users edit; the package ships the same file.
+    assert (REPO / "configs" / "demo.yaml").read_text() == demo_config_path().read_text()
 
 
 @pytest.mark.parametrize(
