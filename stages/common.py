@@ -133,9 +133,17 @@ def training_tasks(cfg: dict, name: str, n: int, stream: str, exclude: tuple[set
     return out
 
 
+def stage_weights(cfg: dict, stream: str) -> dict[str, float]:
+    """Env weights of a stage: ``envs.<name>.weight``, overridden by ``<stage>.env_weights``."""
+    weights = {n: e["weight"] for n, e in cfg["envs"].items()}
+    if stream in cfg and isinstance(cfg[stream], dict):
+        weights.update(cfg[stream].get("env_weights") or {})
+    return weights
+
+
 def mixture_tasks(cfg: dict, total: int, stream: str) -> list[tuple[str, Task]]:
-    """``total`` ``(env name, task)`` pairs split by the env weights, interleaved by a seeded shuffle."""
-    counts = split_counts(total, {n: e["weight"] for n, e in cfg["envs"].items()})
+    """``total`` ``(env name, task)`` pairs split by the stage's env weights, interleaved by a seeded shuffle."""
+    counts = split_counts(total, stage_weights(cfg, stream))
     exclude = _heldout_keys(cfg)
     pairs = [(name, t) for name, k in counts.items() for t in training_tasks(cfg, name, k, stream, exclude)]
     order = np.random.default_rng(stream_seed(cfg["seed"], stream, 10_000)).permutation(len(pairs))

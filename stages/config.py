@@ -105,6 +105,7 @@ SCHEMA: dict[str, Any] = {
     },
     "sft": {
         "examples": F(int, 2000, "demonstrations in the cold-start dataset (split by env weight)", min=1),
+        "env_weights": FreeDict("per-env weights for this stage's data, overriding envs.<name>.weight"),
         "max_steps": F(int, 200, "optimizer steps", min=1),
         "learning_rate": F(float, 1e-3, "peak learning rate", min=0.0),
         "batch_size": F(int, 16, "per-device batch size", min=1),
@@ -119,6 +120,7 @@ SCHEMA: dict[str, Any] = {
     },
     "dpo": {
         "prompts": F(int, 64, "prompts rolled out for preference pairs (split by env weight)", min=1),
+        "env_weights": FreeDict("per-env weights for this stage's prompts, overriding envs.<name>.weight"),
         "samples": F(int, 5, "rollouts sampled at `temperature` per prompt", min=1),
         "greedy": F(bool, True, "add one greedy rollout per prompt (the one most likely to doom-loop)"),
         "temperature": F(float, 1.0, "sampling temperature of the rollouts", min=0.0),
@@ -157,6 +159,8 @@ SCHEMA: dict[str, Any] = {
     },
     "grpo": {
         "max_steps": F(int, 40, "optimizer steps", min=1),
+        "env_weights": FreeDict("per-env weights for this stage's prompts, overriding envs.<name>.weight "
+                                "(e.g. 0 for an env whose reward cannot vary yet: no GRPO signal)"),
         "prompts_per_step": F(int, 4, "distinct prompts per optimizer step (each rolled out num_generations times)", min=1),
         "num_generations": F(int, 8, "group size G", min=2),
         "temperature": F(float, 1.0, "sampling temperature", min=0.0),
@@ -289,6 +293,16 @@ def _check_semantics(cfg: dict, check_registry: bool) -> None:
         raise ConfigError("envs: name at least one environment, e.g. {math: {weight: 1.0}}")
     if sum(e["weight"] for e in cfg["envs"].values()) <= 0:
         raise ConfigError("envs: at least one env needs a weight > 0")
+    for stage in STAGES:
+        weights = cfg[stage]["env_weights"]
+        for name, w in weights.items():
+            if name not in cfg["envs"]:
+                raise ConfigError(f"{stage}.env_weights.{name}: not one of the envs {sorted(cfg['envs'])}")
+            if isinstance(w, bool) or not isinstance(w, (int, float)) or not w >= 0:
+                raise ConfigError(f"{stage}.env_weights.{name}: expected a number >= 0, got {w!r}")
+        merged = {n: e["weight"] for n, e in cfg["envs"].items()} | {n: float(w) for n, w in weights.items()}
+        if sum(merged.values()) <= 0:
+            raise ConfigError(f"{stage}.env_weights: at least one env needs a weight > 0")
     for i, judge in enumerate(cfg["dpo"]["jury"]["judges"]):
         if not judge["name"]:
             raise ConfigError(f"dpo.jury.judges[{i}].name: required (a registered judge name)")
