@@ -125,11 +125,13 @@ class EnvRollout:
         max_completion_length: cap of all completion tokens (assistant turns + feedback).
         temperature, top_p: sampling (transformers path; vLLM takes them from ``GRPOConfig``).
         batch_size: rows generated together on the transformers path.
+        generate: a custom generator ``(prompt ids, caps) -> [(ids, finished, logprobs or None)]``
+            used instead of the trainer's model or vLLM (another backend, or an oracle in tests).
     """
 
     def __init__(self, pool: dict[str, tuple[str, Any]], env_kwargs: dict[str, dict], tokenizer: Any, *,
                  max_new_tokens: int, max_completion_length: int, temperature: float = 1.0, top_p: float = 1.0,
-                 batch_size: int = 64):
+                 batch_size: int = 64, generate: Any = None):
         self.pool = pool
         self.env_kwargs = env_kwargs
         self.tokenizer = tokenizer
@@ -138,6 +140,7 @@ class EnvRollout:
         self.temperature = float(temperature)
         self.top_p = float(top_p)
         self.batch_size = int(batch_size)
+        self.generate = generate
         vocab = tokenizer.get_vocab()
         stops = [tokenizer.eos_token_id] + [vocab[t] for t in ("<|im_end|>", "<|endoftext|>", "<|eot_id|>") if t in vocab]
         self.stop_ids = list(dict.fromkeys(int(t) for t in stops if t is not None))
@@ -181,61 +184,58 @@ class EnvRollout:
         return ids if finished else [self.eos_id] + ids
 
     # ------------------------------------------------------------------ generation
+    # A generator maps (prompt token ids, per-row token caps) to (generated ids, finished, logprobs)
+    # per row; ids end with the end-of-turn token when finished.
 
-    def _generate(self, trainer: Any, prompts: list[list[int]], caps: list[int]) -> list[tuple[list[int], bool, list[float] | None]]:
-        if getattr(trainer, "use_vllm", False):
-            _, completion_ids, logprobs, _ = trainer.vllm_generation.generate(prompts=prompts, images=None, num_generations=1)
-            out = []
-            for ids, lps, cap in zip(completion_ids, logprobs, caps):
-                lps = [lp[0] if isinstance(lp, (list, tuple)) else lp for lp in lps]
-                cut = next((k for k, t in enumerate(ids) if t in self.stop_ids), None)
-                finished = cut is not None and cut < cap
-                end = cut + 1 if finished else min(len(ids), cap)
-                out.append((list(ids[:end]), finished, [float("nan") if x is None else float(x) for x in lps[:end]]))
-            return out
-        return self._generate_transformers(trainer, prompts, caps)
+    def _vllm_generate(self, trainer: Any, prompts: list[list[int]], caps: list[int]):
+        _, completion_ids, logprobs, _ = trainer.vllm_generation.generate(prompts=prompts, images=None, num_generations=1)
+        out = []
+        for ids, lps, cap in zip(completion_ids, logprobs, caps):
+            lps = [lp[0] if isinstance(lp, (list, tuple)) else lp for lp in lps]
+            cut = next((k for k, t in enumerate(ids) if t in self.stop_ids), None)
+            finished = cut is not None and cut < cap
+            end = cut + 1 if finished else min(len(ids), cap)
+            out.append((list(ids[:end]), finished, [float("nan") if x is None else float(x) for x in lps[:end]]))
+        return out
 
-    def _generate_transformers(self, trainer: Any, prompts: list[list[int]], caps: list[int]):
+    def _hf_generate(self, model: Any, prompts: list[list[int]], caps: list[int]):
         import torch
-        from trl.models.utils import unwrap_model_for_generation
 
         results: list[Any] = [None] * len(prompts)
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
         greedy = self.temperature == 0
         sampling = {} if greedy else {"temperature": self.temperature, "top_p": self.top_p, "top_k": 0}
-        with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator,
-                                         gather_deepspeed3_params=trainer.args.ds3_gather_for_generation) as model:
-            was_training = model.training
-            model.eval()
-            device = next(model.parameters()).device
-            try:
-                for start in range(0, len(order), self.batch_size):
-                    chunk = order[start:start + self.batch_size]
-                    width = max(len(prompts[i]) for i in chunk)
-                    ids = torch.full((len(chunk), width), self.pad_id, dtype=torch.long)
-                    mask = torch.zeros((len(chunk), width), dtype=torch.long)
-                    for row, i in enumerate(chunk):
-                        ids[row, width - len(prompts[i]):] = torch.tensor(prompts[i])
-                        mask[row, width - len(prompts[i]):] = 1
-                    with torch.no_grad():
-                        out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device),
-                                             do_sample=not greedy, max_new_tokens=max(caps[i] for i in chunk),
-                                             eos_token_id=self.stop_ids, pad_token_id=self.pad_id, use_cache=True,
-                                             **sampling)
-                    for row, i in enumerate(chunk):
-                        new = out[row, width:].tolist()
-                        cut = next((k for k, t in enumerate(new) if t in self.stop_ids), None)
-                        finished = cut is not None and cut < caps[i]
-                        results[i] = (new[:cut + 1] if finished else new[:caps[i]], finished, None)
-            finally:
-                if was_training:
-                    model.train()
+        device = next(model.parameters()).device
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start:start + self.batch_size]
+            width = max(len(prompts[i]) for i in chunk)
+            ids = torch.full((len(chunk), width), self.pad_id, dtype=torch.long)
+            mask = torch.zeros((len(chunk), width), dtype=torch.long)
+            for row, i in enumerate(chunk):
+                ids[row, width - len(prompts[i]):] = torch.tensor(prompts[i])
+                mask[row, width - len(prompts[i]):] = 1
+            with torch.no_grad():
+                out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), do_sample=not greedy,
+                                     max_new_tokens=max(caps[i] for i in chunk), eos_token_id=self.stop_ids,
+                                     pad_token_id=self.pad_id, use_cache=True, **sampling)
+            for row, i in enumerate(chunk):
+                new = out[row, width:].tolist()
+                cut = next((k for k, t in enumerate(new) if t in self.stop_ids), None)
+                finished = cut is not None and cut < caps[i]
+                results[i] = (new[:cut + 1] if finished else new[:caps[i]], finished, None)
         return results
 
     # ------------------------------------------------------------------ the rollout
 
     def play(self, prompts: list[list[dict[str, Any]]], trainer: Any) -> list[_Episode]:
-        """Play one episode per prompt; returns the finished episodes in prompt order."""
+        """Play one episode per prompt; returns the finished episodes in prompt order.
+
+        Collective-safe under ``accelerate launch``: with transformers generation the model is
+        unwrapped once per rollout (one ZeRO-3 parameter gather, whatever the number of turns);
+        with vLLM every process makes the same number of equally sized generation calls (the
+        calls gather prompts across processes), padding with finished episodes until the last
+        episode of every process is over.
+        """
         episodes = []
         for prompt in prompts:
             key = prompt_key(prompt)
@@ -245,34 +245,65 @@ class EnvRollout:
             env = make_env(name, {**self.env_kwargs[name], "repetition_weight": 0.0})
             obs, _ = env.reset(options={"task": task})
             episodes.append(_Episode(name, env, self._encode(self._render(obs, True))))
-        live = list(episodes)
-        while live:
-            caps = [min(self.max_new_tokens, self.max_completion_length - len(e.completion_ids)) for e in live]
-            gens = self._generate(trainer, [e.prompt_ids + e.completion_ids for e in live], caps)
-            still = []
-            for e, (ids, finished, lps) in zip(live, gens):
-                e.completion_ids += ids
-                e.env_mask += [1] * len(ids)
-                e.logprobs += lps if lps is not None else [0.0] * len(ids)
-                e.turns.append((ids, finished))
-                obs, reward, term, trunc, info = e.env.step(self.decode(ids))
-                if term or trunc:
-                    e.reward, e.components, e.done = float(reward), dict(info.get("reward_components", {})), True
-                    continue
-                feedback = info["new_messages"]
-                extra = self.feedback_ids(obs[: len(obs) - len(feedback)], feedback, finished)
-                if len(e.completion_ids) + len(extra) + MIN_TURN_TOKENS > self.max_completion_length:
-                    # Out of token budget mid-episode: score it as the env scores a truncated episode.
-                    e.components = e.env.reward_components(e.env.episode)
-                    e.reward = e.env.total_reward(e.components)
-                    e.done = True
-                    continue
-                e.completion_ids += extra
-                e.env_mask += [0] * len(extra)
-                e.logprobs += [0.0] * len(extra)
-                still.append(e)
-            live = still
+        if self.generate is not None:
+            return self._play(episodes, self.generate, None)
+        if getattr(trainer, "use_vllm", False):
+            return self._play(episodes, lambda p, c: self._vllm_generate(trainer, p, c), trainer.accelerator)
+        from trl.models.utils import unwrap_model_for_generation
+
+        with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator,
+                                         gather_deepspeed3_params=trainer.args.ds3_gather_for_generation) as model:
+            was_training = model.training
+            model.eval()
+            try:
+                return self._play(episodes, lambda p, c: self._hf_generate(model, p, c), None)
+            finally:
+                if was_training:
+                    model.train()
+
+    def _play(self, episodes: list[_Episode], generate: Any, lockstep: Any) -> list[_Episode]:
+        while True:
+            live = [e for e in episodes if not e.done]
+            if lockstep is not None:
+                import torch
+
+                n_live = torch.tensor([len(live)], device=lockstep.device)
+                if int(lockstep.gather(n_live).sum().item()) == 0:
+                    break
+                rows = episodes  # same call size on every process; finished rows are generated and dropped
+            else:
+                if not live:
+                    break
+                rows = live
+            caps = [min(self.max_new_tokens, self.max_completion_length - len(e.completion_ids)) if not e.done else 1
+                    for e in rows]
+            gens = generate([e.prompt_ids + e.completion_ids for e in rows], caps)
+            for e, (ids, finished, lps) in zip(rows, gens):
+                if not e.done:
+                    self._advance(e, ids, finished, lps)
         return episodes
+
+    def _advance(self, e: _Episode, ids: list[int], finished: bool, lps: list[float] | None) -> None:
+        """Append one generated turn, step the env, and append its feedback (or finish the episode)."""
+        e.completion_ids += ids
+        e.env_mask += [1] * len(ids)
+        e.logprobs += lps if lps is not None else [0.0] * len(ids)
+        e.turns.append((ids, finished))
+        obs, reward, term, trunc, info = e.env.step(self.decode(ids))
+        if term or trunc:
+            e.reward, e.components, e.done = float(reward), dict(info.get("reward_components", {})), True
+            return
+        feedback = info["new_messages"]
+        extra = self.feedback_ids(obs[: len(obs) - len(feedback)], feedback, finished)
+        if len(e.completion_ids) + len(extra) + MIN_TURN_TOKENS > self.max_completion_length:
+            # Out of token budget mid-episode: score it as the env scores a truncated episode.
+            e.components = e.env.reward_components(e.env.episode)
+            e.reward = e.env.total_reward(e.components)
+            e.done = True
+            return
+        e.completion_ids += extra
+        e.env_mask += [0] * len(extra)
+        e.logprobs += [0.0] * len(extra)
 
     def __call__(self, prompts: list[list[dict[str, Any]]], trainer: Any) -> dict[str, list]:
         from lfmgym.stages.evaluate import episode_success, is_doom_loop

@@ -68,6 +68,9 @@ def test_shipped_configs_validate():
         ({"dpo.jury.judges": [{"name": "hf", "wait": 1}]}, "dpo.jury.judges[0].wait"),
         ({"grpo.max_new_tokens": 999}, "grpo.max_new_tokens"),
         ({"sft.learning_rate": float("nan")}, "sft.learning_rate"),
+        ({"grpo.env_weights": {"maths": 1.0}}, "grpo.env_weights.maths"),
+        ({"grpo.env_weights": {"math": -1}}, "grpo.env_weights.math"),
+        ({"dpo.env_weights": {"math": 0, "math_calculator": 0, "tool_calling": 0}}, "dpo.env_weights"),
     ],
 )
 def test_config_errors_name_the_field(overrides, field):
@@ -123,6 +126,11 @@ def test_training_streams_never_contain_heldout_tasks():
         assert [t.id for t in common.training_tasks(cfg, name, 20, "sft")] == [t.id for t in train[:20]]
     mixed = common.mixture_tasks(cfg, 30, "dpo")
     assert {n for n, _ in mixed} == set(cfg["envs"]) and len(mixed) == 30
+    # A stage's env_weights override the global weights (0 drops the env from that stage).
+    cfg = small_config(**{"grpo.env_weights": {"math": 0.0, "tool_calling": 3.0}})
+    counts = common.split_counts(40, common.stage_weights(cfg, "grpo"))
+    assert counts == {"math_calculator": 10, "tool_calling": 30}
+    assert {n for n, _ in common.mixture_tasks(cfg, 40, "grpo")} == {"math_calculator", "tool_calling"}
 
 
 def test_sft_rows_are_env_demonstrations():
@@ -276,7 +284,6 @@ def test_grpo_rollout_tokens_match_the_chat_template(tiny):
     cfg = small_config(**{"grpo.prompt_pool": 6})
     prompts, pool = build_prompt_pool(cfg)
     kwargs = {n: e["kwargs"] for n, e in cfg["envs"].items()}
-    rollout = EnvRollout(pool, kwargs, tok, max_new_tokens=64, max_completion_length=512)
 
     demos = []
     for p in prompts:
@@ -285,7 +292,7 @@ def test_grpo_rollout_tokens_match_the_chat_template(tiny):
         opening = tok.apply_chat_template(demo[:2], add_generation_prompt=True, tokenize=False)
         demos.append((opening, [m["content"] for m in demo if m["role"] == "assistant"]))
 
-    def generate(trainer, prompt_ids, caps):  # an oracle: the demonstration's next assistant turn
+    def generate(prompt_ids, caps):  # an oracle: the demonstration's next assistant turn
         out = []
         for ids in prompt_ids:
             text = tok.decode(ids, skip_special_tokens=False)
@@ -294,7 +301,7 @@ def test_grpo_rollout_tokens_match_the_chat_template(tiny):
             out.append((tok(turn, add_special_tokens=False)["input_ids"] + [tok.eos_token_id], True, None))
         return out
 
-    rollout._generate = generate
+    rollout = EnvRollout(pool, kwargs, tok, max_new_tokens=64, max_completion_length=512, generate=generate)
     result = rollout(prompts, trainer=None)
     for i, p in enumerate(prompts):
         name, task = pool[common.prompt_key(p)]

@@ -144,5 +144,5 @@ def test_killed_sweep_resumes_and_skips_finished_trials(tmp_path):
 
 
 def test_example_sweep_file_validates():
-    spec = load_sweep(REPO / "configs" / "sweep.yaml")
+    spec = load_sweep(REPO / "configs" / "sweeps" / "smoke.yaml")
     assert len(spec.trials) == 4 and spec.executor["type"] == "local"
