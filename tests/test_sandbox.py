@@ -274,3 +274,14 @@ def test_cli_exec_status_starts_on_its_own_line_after_cut_output(tmp_path, capsy
     out, err = capsys.readouterr()
     assert out.startswith("x" * 1000) and "truncated" in out and not out.endswith("\n")
     assert err.startswith("\n[sandbox] exit status 0")
+
+
+def test_interpreter_under_tmp_is_bound_after_the_private_tmpfs(monkeypatch):
+    """A virtualenv in /tmp must not be hidden by the sandbox's own /tmp tmpfs."""
+    from lfmgym.sandbox import isolation
+
+    monkeypatch.setattr(isolation, "python_mounts", lambda: ["/opt/py", "/tmp/venv"])
+    cmd = isolation.bwrap_command(["python"], tmp_size_bytes=1 << 20, uid=None)
+    tmpfs = cmd.index("--tmpfs")
+    venv = cmd.index("/tmp/venv")
+    assert venv > tmpfs and cmd.index("/opt/py") < tmpfs

@@ -202,7 +202,11 @@ def bwrap_command(inner: list[str], *, tmp_size_bytes: int, uid: int | None = No
             cmd += ["--disable-userns"]
     cmd += ["--die-with-parent", "--new-session", "--hostname", "sandbox"]
     cmd += _system_args()
-    for path in python_mounts():
+    mounts = python_mounts()
+    # An interpreter under the sandbox's own /tmp (e.g. a virtualenv in /tmp) is bound after the
+    # private tmpfs, which would otherwise hide it.
+    under_workdir = [p for p in mounts if Path(SANDBOX_WORKDIR) in Path(p).parents]
+    for path in (p for p in mounts if p not in under_workdir):
         # Create the parents ourselves, world-traversable: bwrap would copy the host's modes,
         # and /root is 0700, which would hide a pyenv interpreter from the unprivileged uid.
         for parent in reversed(Path(path).parents[:-1]):
@@ -211,7 +215,10 @@ def bwrap_command(inner: list[str], *, tmp_size_bytes: int, uid: int | None = No
     cmd += ["--proc", "/proc", "--dev", "/dev"]
     if bwrap_supports("--size"):
         cmd += ["--size", str(tmp_size_bytes)]
-    cmd += ["--perms", "1777", "--tmpfs", SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR]
+    cmd += ["--perms", "1777", "--tmpfs", SANDBOX_WORKDIR]
+    for path in under_workdir:
+        cmd += ["--ro-bind", path, path]
+    cmd += ["--chdir", SANDBOX_WORKDIR]
     cmd += ["--clearenv"]
     for key, value in SANDBOX_ENV.items():
         cmd += ["--setenv", key, value]
