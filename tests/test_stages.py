@@ -318,3 +318,45 @@ def test_grpo_rollout_tokens_match_the_chat_template(tiny):
         assert result["env_reward"][i] == pytest.approx(type(env).reward_range[1])
         assert result["success"][i] == 1.0 and result["doom_loop"][i] is False
     assert result["logprobs"] is None  # transformers generation: TRL recomputes them
+
+
+# --------------------------------------------------------------------------- demo claims and progress
+
+
+def _row(stage, env, success, greedy=0.0, sampled=0.0):
+    return {"stage": stage, "env": env, "success": success, "parse_rate": 1.0, "doom_loop_greedy": greedy,
+            "doom_loop_sampled": sampled, "mean_length": 10.0, "n": 32}
+
+
+def test_demo_claims_are_checked_on_the_table():
+    from lfmgym.stages.demo import check_claims, claims_markdown
+
+    rows = [_row("sft", "math", 0.0), _row("sft", "math_calculator", 0.5, 0.2, 0.1),
+            _row("dpo", "math", 0.0), _row("dpo", "math_calculator", 0.6, 0.1, 0.0),
+            _row("grpo", "math", 0.0), _row("grpo", "math_calculator", 0.9, 0.0, 0.0)]
+    claims = check_claims(rows)
+    assert [holds for _, holds, _ in claims] == [True, True, True]
+    assert "math_calculator 0.90 vs math 0.00" in claims[0][2]
+    worse = rows[:4] + [_row("grpo", "math", 0.0), _row("grpo", "math_calculator", 0.2, 0.3, 0.3)]
+    assert [holds for _, holds, _ in check_claims(worse)] == [False, False, False]
+    assert [holds for _, holds, _ in check_claims(rows[:2])] == [True, None, None]
+    assert "does NOT hold" in claims_markdown(check_claims(worse), 12.0)
+
+
+def test_stage_progress_phases():
+    from lfmgym.stages.common import StageProgress
+
+    prog = StageProgress(enabled=True, total_phases=2).start()
+    with prog.phase("a", total=4):
+        prog.advance(1, info="x")
+        prog.set(3)
+    with pytest.raises(RuntimeError):
+        with prog.phase("b", total=2):
+            raise RuntimeError("boom")
+    prog.stop()
+    overall, a, b = prog._prog.tasks
+    assert (overall.completed, a.completed, a.total) == (1, 4, 4)  # an interrupted phase does not count
+    assert b.fields["info"] == "interrupted"
+    quiet = StageProgress(enabled=False)
+    with quiet.phase("c", total=1):
+        quiet.advance(1)  # a disabled display accepts every call
