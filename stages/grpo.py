@@ -31,6 +31,7 @@ success, ``episodes/parse_rate``, ``episodes/tool_call_rate``, ``episodes/doom_l
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,11 +148,17 @@ class EnvRollout:
         self.eos_id = int(tokenizer.eos_token_id if tokenizer.eos_token_id is not None else self.stop_ids[0])
         self.pad_id = int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_id)
         self.eos_text = tokenizer.convert_ids_to_tokens(self.eos_id)
+        self.template_breaks = 0  # episodes ended because the template was not prefix-preserving on them
 
     # ------------------------------------------------------------------ text <-> tokens
 
     def _render(self, messages: list[dict[str, Any]], generation_prompt: bool) -> str:
-        return self.tokenizer.apply_chat_template(messages, add_generation_prompt=generation_prompt, tokenize=False)
+        # preserve_thinking: LFM2.5-style templates drop the text before "</think>" in assistant turns
+        # that precede the last user message; env feedback such as a parse error is a user message,
+        # so without it a generated "</think>" would rewrite a turn the policy already produced.
+        # Templates that do not know the flag ignore it.
+        return self.tokenizer.apply_chat_template(messages, add_generation_prompt=generation_prompt, tokenize=False,
+                                                  preserve_thinking=True)
 
     def _encode(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -294,8 +301,17 @@ class EnvRollout:
             e.reward, e.components, e.done = float(reward), dict(info.get("reward_components", {})), True
             return
         feedback = info["new_messages"]
-        extra = self.feedback_ids(obs[: len(obs) - len(feedback)], feedback, finished)
-        if len(e.completion_ids) + len(extra) + MIN_TURN_TOKENS > self.max_completion_length:
+        try:
+            extra = self.feedback_ids(obs[: len(obs) - len(feedback)], feedback, finished)
+        except ValueError as exc:
+            # The template re-renders this generated text differently once feedback follows it, so
+            # the episode cannot go on token-exactly: end it here, scored like a truncated episode,
+            # rather than stop the trainer over one sample's text.
+            if not self.template_breaks:
+                warnings.warn(f"GRPO rollout: an episode was ended early: {exc}", stacklevel=2)
+            self.template_breaks += 1
+            extra = None
+        if extra is None or len(e.completion_ids) + len(extra) + MIN_TURN_TOKENS > self.max_completion_length:
             # Out of token budget mid-episode: score it as the env scores a truncated episode.
             e.components = e.env.reward_components(e.env.episode)
             e.reward = e.env.total_reward(e.components)

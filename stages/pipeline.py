@@ -19,6 +19,7 @@ killed while training restarts from its newest checkpoint; DPO pairs already on 
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 import warnings
@@ -135,7 +136,9 @@ def _check_resume(out: Path, cfg: dict, resume: bool) -> None:
                 p.unlink()
         return
     prev = dict(read_json(saved))
-    now = dict(cfg)
+    # Compare what was saved with what would be saved now: JSON turns int keys (e.g. the tiers of
+    # difficulty_weights) into strings, so the live config goes through the same round trip.
+    now = json.loads(json.dumps(cfg))
     # Free to change: the stage list (each stage records what it started from), the thread count,
     # and the settings of stages this run has not started yet.
     for key in ("stages", "threads", *(s for s in STAGES if not (out / s / "stage.json").is_file())):

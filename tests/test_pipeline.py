@@ -133,3 +133,44 @@ def test_config_error_before_any_work(tmp_path, capsys):
     assert "grpo.num_generations" in capsys.readouterr().out
     assert main(["pipeline", "--show-config"]) == 0
     assert "dpo.jury.aggregate" in capsys.readouterr().out
+
+
+def test_demo_command_end_to_end_ci_sized(tmp_path, capsys):
+    """`lfmgym demo` on its embedded config, every stage cut to a step or two: the table, the
+    claim checks (whatever they say for a model this small) and the files come out."""
+    from lfmgym.cli import main
+
+    out = tmp_path / "demo"
+    small = ["model.tokenizer_examples=20", "model.overrides={num_hidden_layers: 2, hidden_size: 64, "
+             "intermediate_size: 128, num_attention_heads: 2, num_key_value_heads: 1}",
+             "eval.n=2", "eval.max_new_tokens=12", "sft.examples=12", "sft.max_steps=2", "sft.batch_size=4",
+             "dpo.prompts=3", "dpo.samples=2", "dpo.max_new_tokens=12", "dpo.max_steps=1",
+             "grpo.max_steps=1", "grpo.num_generations=2", "grpo.max_new_tokens=12",
+             "grpo.max_completion_length=32", "grpo.prompt_pool=8"]
+    args = ["demo", "--out", str(out), "--no-progress"] + [a for s in small for a in ("--set", s)]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "tool use beats no tools" in printed and "doom loops after DPO and GRPO below SFT" in printed
+    rows = json.loads((out / "results.json").read_text())
+    assert {r["stage"] for r in rows} == {"base", "sft", "dpo", "grpo"}
+    assert {r["env"] for r in rows} == {"math", "math_calculator", "tool_calling"}
+    md = (out / "results.md").read_text()
+    assert "## Demo claims (measured)" in md and "Demo wall time" in md
+    # --strict turns a claim that does not hold into a failing exit code (a 2-step model cannot pass them).
+    assert main(args + ["--strict"]) == 1
+
+
+def test_resume_accepts_int_keyed_env_kwargs(tmp_path):
+    """A config with int keys (tiers of difficulty_weights) resumes: config.json stores them as
+    strings, and the comparison must not mistake that for a changed setting."""
+    from lfmgym.stages.common import write_json
+    from lfmgym.stages.pipeline import _check_resume
+
+    cfg = small_config(**{"envs.tool_calling.kwargs": {"difficulty_weights": {0: 1.0, 2: 1.0}}})
+    write_json(tmp_path / "config.json", cfg)
+    (tmp_path / "sft").mkdir()
+    (tmp_path / "sft" / "stage.json").write_text("{}")
+    _check_resume(tmp_path, cfg, resume=True)  # same settings: no error
+    changed = small_config(**{"envs.tool_calling.kwargs": {"difficulty_weights": {0: 1.0, 2: 2.0}}})
+    with pytest.raises(ConfigError, match="difficulty_weights"):
+        _check_resume(tmp_path, changed, resume=True)

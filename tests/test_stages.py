@@ -360,3 +360,45 @@ def test_stage_progress_phases():
     quiet = StageProgress(enabled=False)
     with quiet.phase("c", total=1):
         quiet.advance(1)  # a disabled display accepts every call
+
+
+def test_grpo_rollout_survives_text_the_template_rewrites(tiny):
+    """A generated '</think>' followed by a parse-error feedback (a user message) would be cut by
+    the LFM2.5 template when re-rendered; the rollout keeps it (preserve_thinking), and a template
+    that still rewrites history ends that episode, scored, instead of raising in the trainer."""
+    from lfmgym.stages.grpo import EnvRollout, build_prompt_pool
+
+    _, tok, _ = tiny
+    cfg = small_config(**{"grpo.prompt_pool": 4})
+    prompts, pool = build_prompt_pool(cfg)
+    kwargs = {n: e["kwargs"] for n, e in cfg["envs"].items()}
+    junk = tok("x</think><|tool_call_start|>[oops(", add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+
+    def generate(prompt_ids, caps):
+        return [(list(junk), True, None) for _ in prompt_ids]
+
+    rollout = EnvRollout(pool, kwargs, tok, max_new_tokens=32, max_completion_length=256, generate=generate)
+    result = rollout(prompts, trainer=None)
+    assert rollout.template_breaks == 0
+    with_tools = [c for c, name in zip(result["completion_ids"], result["env_name"]) if name != "math"]
+    assert with_tools and all(len(c) > len(junk) for c in with_tools)  # feedback followed, episodes went on
+
+    # A template that rewrites an assistant turn once other messages follow it is never prefix-preserving.
+    class Rewriting:
+        def __getattr__(self, name):
+            return getattr(tok, name)
+
+        def apply_chat_template(self, messages, **kw):
+            if messages[-1]["role"] != "assistant":
+                messages = [{**m, "content": m["content"].upper()} if m["role"] == "assistant" else m
+                            for m in messages]
+            return tok.apply_chat_template(messages, **kw)
+
+        def __call__(self, *a, **kw):
+            return tok(*a, **kw)
+
+    rewriting = EnvRollout(pool, kwargs, Rewriting(), max_new_tokens=32, max_completion_length=256, generate=generate)
+    with pytest.warns(UserWarning, match="ended early"):
+        result = rewriting(prompts, trainer=None)
+    assert rewriting.template_breaks > 0
+    assert len(result["env_reward"]) == len(prompts) and all(isinstance(r, float) for r in result["env_reward"])
