@@ -70,7 +70,10 @@ _ANSWER_IS_RE = re.compile(r"\b(?:final\s+)?answer\s*(?:is\b\s*[:\-]?|:|=)[ \t]*
 _GSM8K_RE = re.compile(r"####[ \t]*([^\n]+)")
 _NUMBER_RE = re.compile(r"(?<![A-Za-z0-9_.])-?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?(?![0-9])")
 _THOUSANDS_RE = re.compile(r"(?<=[0-9]),(?=[0-9]{3}(?![0-9]))")
-_TRAILING_WORDS_RE = re.compile(r"^(.*?[0-9%}])\s*(?:[A-Za-z]+\.?\s*)+$")
+# "12 dollars", "3.5 hours": a number followed only by words. One flat character class for the
+# words (no nested quantifier): `(?:[A-Za-z]+\.?\s*)+` backtracks exponentially on long word runs
+# such as a sampled "Answer: 670 is cancelled.To usesog ...", which hung a GRPO step.
+_TRAILING_WORDS_RE = re.compile(r"^(.*?[0-9%}])\s*[A-Za-z][A-Za-z.\s]*$")
 _SENTENCE_END_RE = re.compile(r"[.!?](?=\s|$)|\n")
 _OPERATION_RE = re.compile(r"[0-9)]\s*[-+*/×÷^x]\s*[0-9(]")
 

@@ -145,6 +145,8 @@ SCHEMA: dict[str, Any] = {
         },
         "beta": F(float, 0.1, "DPO beta", min=0.0),
         "loss_type": F(str, "sigmoid_norm", "TRL DPO loss (the length-normalized sigmoid by default)"),
+        "sft_weight": F(float, 0.0, "weight of an NLL term on the chosen replies (TRL loss 'sft' next to loss_type, "
+                        "as in RPO/MPO): keeps DPO from pushing the chosen likelihood down with the rejected", min=0.0),
         "learning_rate": F(float, 1e-4, "peak learning rate", min=0.0),
         "epochs": F(float, 2.0, "passes over the pairs", min=0.0),
         "max_steps": F(int, -1, "optimizer steps (-1: use epochs)"),
@@ -189,7 +191,8 @@ SCHEMA: dict[str, Any] = {
 _TRAINER_CLASSES = {"sft": "SFTConfig", "dpo": "DPOConfig", "grpo": "GRPOConfig"}
 # Trainer arguments the stage sets itself; a `trainer:` entry must not silently fight them.
 _RESERVED = {"output_dir", "max_steps", "learning_rate", "per_device_train_batch_size", "seed", "save_steps",
-             "logging_steps", "report_to", "disable_tqdm", "num_generations", "temperature", "beta", "loss_type"}
+             "logging_steps", "report_to", "disable_tqdm", "num_generations", "temperature", "beta", "loss_type",
+             "loss_weights"}
 
 
 def _defaults(schema: dict) -> dict:

@@ -9,7 +9,8 @@
 3. **Pairs on disk.** ``pairs.jsonl`` holds every kept pair with the scores of all its rollouts,
    ``jury.json`` the counts; a resumed run reuses them instead of sampling again.
 4. **Training.** TRL's ``DPOTrainer`` with ``loss_type="sigmoid_norm"`` (log-ratios averaged per
-   token, so a long looping reply cannot win or lose on length alone) on
+   token, so a long looping reply cannot win or lose on length alone), plus TRL's ``"sft"`` loss on
+   the chosen replies weighted by ``dpo.sft_weight`` when it is above 0 (RPO), on
    ``{"prompt": opening, "chosen": rest of the episode, "rejected": rest of the episode}``.
 """
 
@@ -169,7 +170,10 @@ def run_dpo(cfg: dict, model_dir: Path, stage_dir: Path, progress: StageProgress
     ckpt_dir = stage_dir / "checkpoints"
     args = DPOConfig(
         output_dir=str(ckpt_dir),
-        loss_type=[d["loss_type"]],
+        # sigmoid_norm alone lowers chosen and rejected together on a small model; the optional
+        # NLL term on the chosen replies (RPO) anchors the good behaviour.
+        loss_type=[d["loss_type"]] + (["sft"] if d["sft_weight"] > 0 else []),
+        loss_weights=[1.0, d["sft_weight"]] if d["sft_weight"] > 0 else None,
         beta=d["beta"],
         learning_rate=d["learning_rate"],
         num_train_epochs=d["epochs"],

@@ -173,3 +173,18 @@ def test_qa_rewards_resist_generic_attacks(prompt, aliases):
     for name, text in generic_attacks(prompt, aliases[0]):
         assert f1(text, answer=aliases) < 1.0, (name, text[:100])
         assert em(text, answer=aliases) == 0.0, (name, text[:100])
+
+
+def test_sampled_word_salad_after_answer_is_scored_quickly():
+    """A GRPO sample hung the trainer here: the 'number then words' pattern backtracked
+    exponentially on a long run of words. It is scored (wrong) in linear time now."""
+    import time
+
+    from lfmgym.rewards.math import math_reward
+
+    salad = ("Answer: 670 is cancelled.To usesog uses Fingdom Jakarta J hasAdded \"PENber that Kingdom has about "
+             "1101 is cancelled.")
+    t0 = time.perf_counter()
+    out = math_reward(salad + " word" * 2000, "825")
+    assert time.perf_counter() - t0 < 5.0  # was: minutes for the first 100 characters alone
+    assert out["reward"] == 0

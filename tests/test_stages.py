@@ -71,6 +71,7 @@ def test_shipped_configs_validate():
         ({"grpo.env_weights": {"maths": 1.0}}, "grpo.env_weights.maths"),
         ({"grpo.env_weights": {"math": -1}}, "grpo.env_weights.math"),
         ({"dpo.env_weights": {"math": 0, "math_calculator": 0, "tool_calling": 0}}, "dpo.env_weights"),
+        ({"dpo.sft_weight": -0.5}, "dpo.sft_weight"),
     ],
 )
 def test_config_errors_name_the_field(overrides, field):
@@ -85,6 +86,8 @@ def test_trainer_extras_are_checked_against_trl():
         check_trainer_args(small_config(**{"sft.trainer": {"max_grad_nrm": 0.5}}))
     with pytest.raises(ConfigError, match=r"^grpo\.trainer\.learning_rate: set by the stage"):
         check_trainer_args(small_config(**{"grpo.trainer": {"learning_rate": 0.1}}))
+    with pytest.raises(ConfigError, match=r"^dpo\.trainer\.loss_weights: set by the stage"):
+        check_trainer_args(small_config(**{"dpo.trainer": {"loss_weights": [1.0, 0.5]}}))
 
 
 def test_yaml_numbers_and_overrides(tmp_path):
