@@ -253,12 +253,14 @@ class Env(gymnasium.Env):
 
     def score(self, task: Task, episode: Episode) -> dict[str, float]:
         """Reward components of a finished (or truncated) episode, each a float."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement score(task, episode) -> "
+                                  "{component: float}")
 
     def demonstrate(self, task: Task) -> list[dict[str, Any]]:
         """A gold trajectory for ``task``: :meth:`opening` followed by the ideal assistant and
         tool turns. Used by the oracle policy and by cold-start SFT."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement demonstrate(task) -> messages "
+                                  "(the oracle policy and cold-start SFT need a gold trajectory)")
 
     def handle_action(self, action: str, episode: Episode) -> tuple[list[dict[str, Any]], bool]:
         """Turn one assistant message into the feedback messages; return (messages, done).

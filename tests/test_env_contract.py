@@ -91,6 +91,24 @@ def test_constructor_errors_name_the_field():
         CapitalsEnv(tasks=[{"prompt": "a dict, not a Task"}])
 
 
+def test_a_missing_contract_method_is_named():
+    """An env author who forgets a method learns which one, not a bare NotImplementedError."""
+    from lfmgym import Env
+
+    class Bare(Env):
+        name = "bare"
+        difficulties = (0,)
+
+    task = Task(id="t", prompt="Say hi.", answer="hi")
+    env = Bare(tasks=[task])
+    with pytest.raises(NotImplementedError, match=r"Bare must implement demonstrate\(task\)"):
+        env.demonstrate(task)
+    with pytest.raises(NotImplementedError, match=r"Bare must implement score\(task, episode\)"):
+        env.score(task, None)
+    with pytest.raises(NotImplementedError, match="Bare has no procedural tasks; pass tasks="):
+        Bare().generate_task(None, 0)
+
+
 def test_make_env_unknown_argument_is_a_value_error_naming_it():
     from lfmgym.plugins import make_env
 

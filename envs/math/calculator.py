@@ -107,13 +107,14 @@ class _Evaluator:
             return _check_size(exact)
         return _check_size(Fraction(value))
 
-    def eval(self, node: ast.AST) -> Fraction:
+    def value_of(self, node: ast.AST) -> Fraction:
+        """The exact value of an arithmetic AST node; anything but numbers and operators is refused."""
         if isinstance(node, ast.Constant):
             return self.number(node)
         if isinstance(node, ast.BinOp):
-            return _binary(node.op, self.eval(node.left), self.eval(node.right))
+            return _binary(node.op, self.value_of(node.left), self.value_of(node.right))
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-            value = self.eval(node.operand)
+            value = self.value_of(node.operand)
             return -value if isinstance(node.op, ast.USub) else value
         allowed = "only numbers and + - * / // % ** ( ) are allowed"
         if isinstance(node, ast.Name):
@@ -160,7 +161,7 @@ def evaluate(expression: str) -> Fraction:
         raise CalculatorError(f"cannot parse expression ({type(exc).__name__})") from None
     if _depth(tree) > MAX_DEPTH:
         raise CalculatorError(f"expression nested too deeply (more than {MAX_DEPTH} levels)")
-    return _Evaluator(text).eval(tree.body)
+    return _Evaluator(text).value_of(tree.body)
 
 
 def format_number(q: Fraction) -> str:

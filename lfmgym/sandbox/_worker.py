@@ -286,6 +286,8 @@ class Worker:
             signal.setitimer(signal.ITIMER_REAL, self.budget)
             exec(compiled, self.namespace)
             if last is not None:
+                # Echo the cell's last expression like a notebook. Running model code is this
+                # worker's job; it only ever runs inside the bubblewrap sandbox, never on the host.
                 value = eval(compile(last, filename, "eval"), self.namespace)
                 if value is not None:
                     print(repr(value))
