@@ -43,6 +43,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from lfmgym.rewards.java_js import JAVA_TYPES, JS_TYPES, java_value, js_value
+
 __all__ = [
     "KINDS",
     "MatchResult",
@@ -71,16 +73,6 @@ PYTHON_TYPES: dict[str, type] = {
     "boolean": bool, "bool": bool,
     "array": list, "list": list, "tuple": list,
     "dict": dict, "object": dict,
-}
-JAVA_TYPES: dict[str, type] = {
-    "byte": int, "short": int, "integer": int, "long": int,
-    "float": float, "double": float, "boolean": bool, "char": str,
-    "Array": list, "ArrayList": list, "Set": list, "Queue": list, "Stack": list,
-    "HashMap": dict, "Hashtable": dict, "String": str, "any": str,
-}
-JS_TYPES: dict[str, type] = {
-    "String": str, "integer": int, "float": float, "Bigint": int, "Boolean": bool,
-    "dict": dict, "array": list, "any": str,
 }
 _LANGS = {"python": "python", "java": "java", "javascript": "javascript", "js": "javascript"}
 MAX_SOURCE_CHARS = 4096  # longer Java/JS source values are not converted (and so do not match)
@@ -174,203 +166,6 @@ def _function_docs(functions: Any) -> dict[str, dict]:
     return docs
 
 
-# ----------------------------------------------------------------------------- Java / JavaScript literals
-
-
-def _split_top(s: str, sep: str = ",") -> list[str]:
-    """Split on ``sep`` outside brackets and quotes."""
-    parts, depth, quote, cur, i = [], 0, None, [], 0
-    while i < len(s):
-        c = s[i]
-        if quote:
-            cur.append(c)
-            if c == "\\" and i + 1 < len(s):
-                cur.append(s[i + 1])
-                i += 1
-            elif c == quote:
-                quote = None
-        elif c in "\"'`":
-            quote = c
-            cur.append(c)
-        elif c in "([{":
-            depth += 1
-            cur.append(c)
-        elif c in ")]}":
-            depth -= 1
-            cur.append(c)
-        elif c == sep and depth == 0:
-            parts.append("".join(cur).strip())
-            cur = []
-        else:
-            cur.append(c)
-        i += 1
-    tail = "".join(cur).strip()
-    if tail or parts:
-        parts.append(tail)
-    return [p for p in parts if p != ""]
-
-
-def _unquote(s: str, quotes: str = "\"'") -> str | None:
-    if len(s) >= 2 and s[0] == s[-1] and s[0] in quotes:
-        return s[1:-1]
-    return None
-
-
-def _java_literal(s: str) -> Any:
-    s = s.strip()
-    if s in ("true", "false"):
-        return s == "true"
-    q = _unquote(s)
-    if q is not None:
-        return q
-    if re.fullmatch(r"-?\d+[lL]", s):
-        return int(s[:-1])
-    if re.fullmatch(r"-?\d+(\.\d+)?([eE][+-]?\d+)?[fFdD]", s):
-        return float(s[:-1])
-    if re.fullmatch(r"-?\d+", s):
-        return int(s)
-    if re.fullmatch(r"-?\d+\.\d*([eE][+-]?\d+)?|-?\d+[eE][+-]?\d+", s):
-        return float(s)
-    return s  # a variable or expression: kept as written
-
-
-def _java_value(s: str, t: str, item_t: str | None = None) -> Any:
-    s = s.strip()
-    if t in ("byte", "short", "integer"):
-        return int(s) if re.fullmatch(r"-?\d+", s) else s
-    if t == "long":
-        return int(s[:-1]) if re.fullmatch(r"-?\d+[lL]", s) else s
-    if t == "float":
-        return float(s[:-1]) if re.fullmatch(r"-?\d+(\.\d+)?([eE][+-]?\d+)?[fF]", s) else s
-    if t == "double":
-        return float(s) if re.fullmatch(r"-?\d+(\.\d+)?([eE][+-]?\d+)?", s) else s
-    if t == "boolean":
-        return s == "true" if s in ("true", "false") else s
-    if t in ("Array", "ArrayList", "Set", "Queue", "Stack"):
-        return _java_list(s, item_t)
-    if t in ("HashMap", "Hashtable"):
-        return _java_map(s)
-    return s  # String, char, any: the text itself
-
-
-def _java_item(e: str, item_t: str | None) -> Any:
-    if item_t in ("String", "char"):
-        q = _unquote(e.strip())
-        return q if q is not None else e.strip()
-    if item_t in ("any", None) or item_t not in JAVA_TYPES:
-        return _java_literal(e)  # untyped items: read each literal for what it is
-    return _java_value(e, item_t)
-
-
-def _java_list(s: str, item_t: str | None) -> Any:
-    patterns = [
-        r"new\s+[\w.<>, ]+\s*\[\s*\]\s*\{(?P<body>.*)\}",  # new int[]{1, 2}
-        r"new\s+\w+\s*<[^>]*>\s*\(\s*(?:Arrays\.asList|List\.of)\s*\((?P<body>.*)\)\s*\)",
-        r"(?:Arrays\.asList|List\.of|Set\.of)\s*\((?P<body>.*)\)",
-        r"\{(?P<body>.*)\}",  # an array initializer
-    ]
-    for pat in patterns:
-        m = re.fullmatch(pat, s, re.S)
-        if m:
-            return [_java_item(e, item_t) for e in _split_top(m.group("body"))]
-    m = re.fullmatch(r"new\s+\w+\s*<[^>]*>\s*\(\s*\)\s*\{\{(?P<body>.*)\}\}", s, re.S)
-    if m:  # double-brace initialization with add(...)
-        items = [re.fullmatch(r"add\((.*)\)", stmt, re.S) for stmt in _split_top(m.group("body"), ";")]
-        return [_java_item(a.group(1), item_t) for a in items if a]
-    if re.fullmatch(r"new\s+\w+\s*<[^>]*>\s*\(\s*\)", s):
-        return []
-    return s
-
-
-def _java_map(s: str) -> Any:
-    m = re.fullmatch(r"new\s+\w+\s*<[^>]*>\s*\(\s*\)\s*\{\s*\{?(?P<body>.*?)\}?\s*\}", s, re.S)
-    if m:
-        out = {}
-        for stmt in _split_top(m.group("body"), ";"):
-            put = re.fullmatch(r'put\(\s*"([^"]*)"\s*,(.*)\)', stmt, re.S)
-            if put:
-                out[put.group(1)] = _java_literal(put.group(2))
-        return out
-    m = re.fullmatch(r"Map\.of\s*\((?P<body>.*)\)", s, re.S)
-    if m:
-        items = _split_top(m.group("body"))
-        if len(items) % 2 == 0:
-            return {_java_literal(items[i]): _java_literal(items[i + 1]) for i in range(0, len(items), 2)}
-    if re.fullmatch(r"new\s+\w+\s*<[^>]*>\s*\(\s*\)", s):
-        return {}
-    return s
-
-
-def _js_literal(s: str) -> Any:
-    s = s.strip()
-    if s in ("true", "false"):
-        return s == "true"
-    q = _unquote(s, "\"'`")
-    if q is not None:
-        return q
-    if s.startswith("[") or s.startswith("new Array("):
-        return _js_array(s, None)
-    if s.startswith("{"):
-        return _js_object(s)
-    if re.fullmatch(r"-?\d+n", s):
-        return int(s[:-1])
-    if re.fullmatch(r"-?\d+", s):
-        return int(s)
-    if re.fullmatch(r"-?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?", s):
-        return float(s)
-    return s
-
-
-def _js_value(s: str, t: str, item_t: str | None = None) -> Any:
-    s = s.strip()
-    if t == "String":
-        q = _unquote(s, "\"'`")
-        return q if q is not None else s
-    if t == "integer":
-        return int(s) if re.fullmatch(r"-?\d+", s) else s
-    if t == "float":
-        return float(s) if re.fullmatch(r"-?\d+(\.\d+)?", s) else s
-    if t == "Bigint":
-        return int(s[:-1]) if re.fullmatch(r"-?\d+n", s) else s
-    if t == "Boolean":
-        return s == "true" if s in ("true", "false") else s
-    if t == "array":
-        return _js_array(s, item_t)
-    if t == "dict":
-        return _js_object(s)
-    return s  # any
-
-
-def _js_array(s: str, item_t: str | None) -> Any:
-    m = re.fullmatch(r"\[(?P<body>.*)\]|new\s+Array\((?P<body2>.*)\)", s, re.S)
-    if not m:
-        return s
-    body = m.group("body") if m.group("body") is not None else m.group("body2")
-    out = []
-    for e in _split_top(body):
-        if item_t in JS_TYPES and item_t not in ("any", "dict", "array"):
-            q = _unquote(e, "\"'`")
-            out.append(q if q is not None and item_t == "String" else _js_value(e, item_t))
-        else:
-            out.append(_js_literal(e))
-    return out
-
-
-def _js_object(s: str) -> Any:
-    m = re.fullmatch(r"\{(?P<body>.*)\}", s.strip(), re.S)
-    if not m:
-        return s
-    out = {}
-    for pair in _split_top(m.group("body")):
-        kv = _split_top(pair, ":")
-        if len(kv) < 2:
-            return s
-        key = kv[0].strip()
-        key = _unquote(key, "\"'`") or key
-        out[key] = _js_literal(":".join(kv[1:]))
-    return out
-
-
 # ----------------------------------------------------------------------------- value checks
 
 
@@ -440,7 +235,7 @@ def _check_value(param: str, value: Any, accepted: list, ptype: str | None, item
 
     if lang != "python" and expected is not None:
         if isinstance(value, str) and len(value) <= MAX_SOURCE_CHARS:
-            convert = _java_value if lang == "java" else _js_value
+            convert = java_value if lang == "java" else js_value
             value = convert(value, ptype, item_type)
         elif strict_types:
             return _fail("wrong_type", f"{param}: {lang} values must be written as source strings, got {type(value).__name__}")

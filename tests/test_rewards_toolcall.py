@@ -318,3 +318,18 @@ def test_any_arguments_give_a_result_never_an_exception(args, gold_value):
         gold = [{name: {p: [gold_value, ""] for p in ("m", "a", "n", "b", "d", "s")}}]
         result = match_calls([{"name": name, "arguments": args}], gold, doc, language=lang)
         assert result.valid or result.kind in ("wrong_name", "missing_param", "unknown_param", "wrong_type", "wrong_value")
+
+
+def test_split_top_level_strict_and_lenient():
+    """One splitter for the matcher (lenient) and the BFCL decoder (strict): commas inside
+    quotes, brackets and generic type arguments separate nothing."""
+    from lfmgym.rewards.java_js import java_value, split_top_level
+
+    text = 'm=new HashMap<String, Integer>(), s="a, b", xs=List.of(1, 2)'
+    assert split_top_level(text, strict=True) == ['m=new HashMap<String, Integer>()', ' s="a, b"', " xs=List.of(1, 2)"]
+    assert split_top_level(" 1 , , 2 ") == ["1", "2"]  # lenient: stripped, empty parts dropped
+    assert split_top_level("f(1, 2") == ["f(1, 2"]  # lenient: unbalanced text is not an error
+    with pytest.raises(ValueError, match="unbalanced"):
+        split_top_level("f(1, 2", strict=True)
+    assert java_value("Map.of(\"a\", 1, \"b\", 2)", "HashMap") == {"a": 1, "b": 2}
+    assert java_value("new ArrayList<String>(Arrays.asList(\"x, y\", \"z\"))", "ArrayList", "String") == ["x, y", "z"]

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lfmgym.rewards.java_js import split_top_level
 from lfmgym.toolcalls import JSON_START, PY_END, PY_START, ToolCall, parse_tool_calls
 
 __all__ = [
@@ -281,41 +282,6 @@ def _decode_python(text: str) -> list[ToolCall]:
 
 
 # Generic type arguments (``HashMap<String, Object>``): their commas do not separate arguments.
-_GENERIC = re.compile(r"(?<=[\w$])\s*<[\w\s,.?\[\]<>]*>")
-
-
-def _split_top(s: str, sep: str) -> list[str]:
-    """Split on ``sep`` outside quotes, brackets and generic type arguments; raises on unbalanced text."""
-    generic_end = {m.start(): m.end() for m in _GENERIC.finditer(s)}
-    parts, depth, quote, start, i = [], 0, None, 0, 0
-    while i < len(s):
-        c = s[i]
-        if not quote and i in generic_end and s[i:generic_end[i]].lstrip().startswith("<"):
-            i = generic_end[i]
-            continue
-        if quote:
-            if c == "\\":
-                i += 1
-            elif c == quote:
-                quote = None
-        elif c in "\"'`":
-            quote = c
-        elif c in "([{":
-            depth += 1
-        elif c in ")]}":
-            depth -= 1
-            if depth < 0:
-                raise ValueError(f"unbalanced {c!r}")
-        elif c == sep and depth == 0:
-            parts.append(s[start:i])
-            start = i + 1
-        i += 1
-    if quote or depth:
-        raise ValueError("unbalanced quotes or brackets")
-    parts.append(s[start:])
-    return parts
-
-
 _NAME = re.compile(r"\s*([A-Za-z_$][\w$]*(?:\s*\.\s*[A-Za-z_$][\w$]*)*)\s*\(")
 
 
@@ -356,7 +322,7 @@ def _decode_java_js(text: str, language: str) -> list[ToolCall]:
         raise ValueError(f"text after the call: {trailing[:40]!r} (one {language} call is expected)")
     args: dict[str, Any] = {}
     body = parts[:end]
-    for raw in _split_top(body, ",") if body.strip() else []:
+    for raw in split_top_level(body, ",", strict=True) if body.strip() else []:
         piece = raw.strip()
         if not piece:
             raise ValueError("empty argument")
@@ -368,7 +334,7 @@ def _decode_java_js(text: str, language: str) -> list[ToolCall]:
             raise ValueError(f"argument {key!r} given twice")
         value = value.strip()
         quotes = "\"'" if language == "java" else "\"'`"
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in quotes and len(_split_top(value, "\0")) == 1:
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in quotes and len(split_top_level(value, "\0", strict=True)) == 1:
             value = value[1:-1]
         args[key] = value
     return [ToolCall(name, args)]
