@@ -26,6 +26,34 @@ JS_TYPES: dict[str, type] = {
 _GENERIC = re.compile(r"(?<=[\w$])\s*<[\w\s,.?\[\]<>]*>")
 
 
+def _code_chars(s: str):
+    """``(index, char, depth)`` for each character of ``s`` outside quotes and generic type
+    arguments; ``depth`` is the bracket depth around it (an opening bracket sees the depth
+    outside it, a closing one the depth after it, -1 when it closes a bracket opened before
+    ``s``). The scan ends with ``(len(s), "", depth)``, or ``(len(s), "'", depth)``
+    when a quote is left open."""
+    generic_end = {m.start(): m.end() for m in _GENERIC.finditer(s)}
+    depth, quote, i = 0, None, 0
+    while i < len(s):
+        c = s[i]
+        if quote:
+            if c == "\\":
+                i += 1
+            elif c == quote:
+                quote = None
+        elif i in generic_end and s[i:generic_end[i]].lstrip().startswith("<"):
+            i = generic_end[i]
+            continue
+        elif c in "\"'`":
+            quote = c
+        else:
+            depth += c in "([{"
+            depth -= c in ")]}"
+            yield i, c, depth - (c in "([{")
+        i += 1
+    yield len(s), quote or "", depth
+
+
 def split_top_level(s: str, sep: str = ",", *, strict: bool = False) -> list[str]:
     """Split ``s`` on ``sep`` outside quotes, brackets and generic type arguments.
 
@@ -33,36 +61,26 @@ def split_top_level(s: str, sep: str = ",", *, strict: bool = False) -> list[str
     quotes or brackets (decoding a model's call). Otherwise the parts stripped, empty ones
     dropped, and unbalanced text split as far as it goes (reading a value leniently).
     """
-    generic_end = {m.start(): m.end() for m in _GENERIC.finditer(s)}
-    parts, depth, quote, start, i = [], 0, None, 0, 0
-    while i < len(s):
-        c = s[i]
-        if not quote and i in generic_end and s[i:generic_end[i]].lstrip().startswith("<"):
-            i = generic_end[i]
-            continue
-        if quote:
-            if c == "\\":
-                i += 1
-            elif c == quote:
-                quote = None
-        elif c in "\"'`":
-            quote = c
-        elif c in "([{":
-            depth += 1
-        elif c in ")]}":
-            depth -= 1
-            if depth < 0 and strict:
-                raise ValueError(f"unbalanced {c!r}")
+    parts, start = [], 0
+    for i, c, depth in _code_chars(s):
+        if i == len(s):
+            if strict and (c or depth):
+                raise ValueError("unbalanced quotes or brackets")
+        elif c in ")]}" and depth < 0 and strict:
+            raise ValueError(f"unbalanced {c!r}")
         elif c == sep and depth == 0:
             parts.append(s[start:i])
             start = i + 1
-        i += 1
-    if strict and (quote or depth):
-        raise ValueError("unbalanced quotes or brackets")
     parts.append(s[start:])
     if strict:
         return parts
     return [p.strip() for p in parts if p.strip()]
+
+
+def closing_bracket(s: str) -> int | None:
+    """Index of the bracket that closes one already open before ``s`` (e.g. the ``)`` of a
+    call, given the text after its ``(``), outside quotes; ``None`` when there is none."""
+    return next((i for i, c, depth in _code_chars(s) if c in ")]}" and depth < 0), None)
 
 
 def unquote(s: str, quotes: str = "\"'") -> str | None:

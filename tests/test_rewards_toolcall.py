@@ -323,7 +323,7 @@ def test_any_arguments_give_a_result_never_an_exception(args, gold_value):
 def test_split_top_level_strict_and_lenient():
     """One splitter for the matcher (lenient) and the BFCL decoder (strict): commas inside
     quotes, brackets and generic type arguments separate nothing."""
-    from lfmgym.rewards.java_js import java_value, split_top_level
+    from lfmgym.rewards.java_js import closing_bracket, java_value, split_top_level
 
     text = 'm=new HashMap<String, Integer>(), s="a, b", xs=List.of(1, 2)'
     assert split_top_level(text, strict=True) == ['m=new HashMap<String, Integer>()', ' s="a, b"', " xs=List.of(1, 2)"]
@@ -331,5 +331,7 @@ def test_split_top_level_strict_and_lenient():
     assert split_top_level("f(1, 2") == ["f(1, 2"]  # lenient: unbalanced text is not an error
     with pytest.raises(ValueError, match="unbalanced"):
         split_top_level("f(1, 2", strict=True)
+    assert closing_bracket('a=")", b=g(1), c=[2]) tail') == 20  # the ")" closing the call, not one in a string
+    assert closing_bracket("a=g(1") is None
     assert java_value("Map.of(\"a\", 1, \"b\", 2)", "HashMap") == {"a": 1, "b": 2}
     assert java_value("new ArrayList<String>(Arrays.asList(\"x, y\", \"z\"))", "ArrayList", "String") == ["x, y", "z"]

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lfmgym.rewards.java_js import split_top_level
+from lfmgym.rewards.java_js import closing_bracket, split_top_level
 from lfmgym.toolcalls import JSON_START, PY_END, PY_START, ToolCall, parse_tool_calls
 
 __all__ = [
@@ -296,25 +296,7 @@ def _decode_java_js(text: str, language: str) -> list[ToolCall]:
         raise ValueError(f"not a {language} call: {text[:60]!r}")
     name = re.sub(r"\s+", "", m.group(1))
     parts = text[m.end():]
-    # Find the matching ")" of the call.
-    depth, quote, end, i = 1, None, None, 0
-    while i < len(parts):
-        c = parts[i]
-        if quote:
-            if c == "\\":
-                i += 1
-            elif c == quote:
-                quote = None
-        elif c in "\"'`":
-            quote = c
-        elif c in "([{":
-            depth += 1
-        elif c in ")]}":
-            depth -= 1
-            if depth == 0:
-                end = i
-                break
-        i += 1
+    end = closing_bracket(parts)
     if end is None:
         raise ValueError(f"unclosed call {name}(")
     trailing = parts[end + 1:].strip().rstrip(";").strip()
