@@ -295,3 +295,19 @@ def test_data_argument_loads_a_file_from_the_command_line(capsys):
     assert main(["play", "math", "--env-arg", f"data={GSM8K_TEST}", "--env-arg", "limit=5"]) == 0
     out = capsys.readouterr().out
     assert "math task gsm8k-test-" in out and "'correct': 1.0" in out
+
+
+def test_a_data_file_is_read_once_per_process(tmp_path, monkeypatch):
+    """Rollouts build a fresh env per episode; the file behind data= must not be re-read each time."""
+    import lfmgym.envs.math.data as data_mod
+    from lfmgym.envs.math.env import MathEnv
+
+    path = tmp_path / "two.jsonl"
+    path.write_text('{"question": "1+1?", "answer": "#### 2"}\n{"question": "2+2?", "answer": "#### 4"}\n')
+    calls = []
+    real = data_mod.load_tasks
+    monkeypatch.setattr(data_mod, "load_tasks", lambda *a, **k: calls.append(a) or real(*a, **k))
+    envs = [MathEnv(data=str(path)) for _ in range(5)]
+    assert len(calls) == 1 and all(len(e.fixed_tasks) == 2 for e in envs)
+    with pytest.raises(ValueError, match="split/limit"):
+        MathEnv(limit=10)

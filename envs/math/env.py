@@ -16,6 +16,8 @@ from scratch can learn the format quickly::
 
 from __future__ import annotations
 
+import functools
+
 from collections.abc import Callable
 from fractions import Fraction
 from typing import Any, ClassVar
@@ -30,6 +32,14 @@ from lfmgym.envs.math.calculator import CalculatorError, calculator, evaluate
 from lfmgym.envs.math.generators import GENERATORS, TIER_NAMES, generate
 
 __all__ = ["MathEnv", "MathCalculatorEnv"]
+
+
+@functools.lru_cache(maxsize=8)
+def _load_tasks_once(data: str, split: str, limit: int | None) -> tuple[Task, ...]:
+    """A data file is read once per process: rollouts and GRPO build a fresh env per episode."""
+    from lfmgym.envs.math.data import load_tasks
+
+    return tuple(load_tasks(data, split=split, limit=limit))
 
 
 class MathEnv(Env):
@@ -64,9 +74,9 @@ class MathEnv(Env):
         if data is not None:
             if kwargs.get("tasks") is not None:
                 raise ValueError("data: give either data=PATH or tasks=[...], not both")
-            from lfmgym.envs.math.data import load_tasks
-
-            kwargs["tasks"] = load_tasks(data, split=split, limit=limit)
+            kwargs["tasks"] = list(_load_tasks_once(data, split, limit))
+        elif split != "test" or limit is not None:
+            raise ValueError("split/limit: only apply to data=PATH (generated tasks have no split or limit)")
         super().__init__(**kwargs)
 
     # ------------------------------------------------------------------ tasks
@@ -74,20 +84,11 @@ class MathEnv(Env):
     def generate_task(self, rng: np.random.Generator, difficulty: int) -> Task:
         return generate(rng, difficulty)
 
-    def sample_task(self, rng: np.random.Generator | int | None = None, difficulty: int | None = None) -> Task:
-        if self.fixed_tasks is not None:
-            return super().sample_task(rng, difficulty)
-        if not isinstance(rng, np.random.Generator):
-            rng = np.random.default_rng(rng)
-        if difficulty is None:
-            difficulty = self.difficulty
-        if difficulty is None:
+    def draw_difficulty(self, rng: np.random.Generator) -> int:
+        if self.difficulty_weights is None:
             # Drawn from raw bits rather than with rng.choice, which costs more than a whole task.
-            if self.difficulty_weights is None:
-                difficulty = self.difficulties[int(rng.bit_generator.random_raw()) % len(self.difficulties)]
-            else:
-                difficulty = self.draw_difficulty(rng)
-        return self.generate_task(rng, difficulty)
+            return self.difficulties[int(rng.bit_generator.random_raw()) % len(self.difficulties)]
+        return super().draw_difficulty(rng)
 
     def system_prompt(self, task: Task) -> str:
         return self._SYSTEM
