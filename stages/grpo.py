@@ -24,8 +24,9 @@ Rewards (``GRPOConfig.reward_weights`` = ``[env_weight, ngram_weight]``):
   the policy generated (all assistant turns).
 
 Logged every step next to TRL's own metrics: each reward component (``env/<component>``), per-env
-success, ``episodes/parse_rate``, ``episodes/tool_call_rate``, ``episodes/doom_loop_ratio`` and
-``episodes/turns``; ``log.jsonl`` in the stage directory keeps them all.
+success, ``episodes/parse_rate``, ``episodes/tool_call_rate``, ``episodes/doom_loop_ratio``,
+``episodes/turns`` and ``episodes/ended_early`` (episodes cut because the chat template rewrote
+their history); ``log.jsonl`` in the stage directory keeps them all.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class EnvReward:
     __name__ = "env"
 
     def __call__(self, prompts, completions, completion_ids=None, *, env_reward, env_name, components,
-                 doom_loop, success, log_metric=None, **_: Any) -> list[float]:
+                 doom_loop, success, ended_early=None, log_metric=None, **_: Any) -> list[float]:
         if log_metric is not None:
             n = len(env_reward)
             keys = sorted({k for c in components for k in c})
@@ -78,6 +79,8 @@ class EnvReward:
             log_metric("episodes/tool_call_rate", sum(c.get("tool_calls", 0.0) > 0 for c in components) / n)
             log_metric("episodes/doom_loop_ratio", sum(bool(x) for x in doom_loop) / n)
             log_metric("episodes/turns", sum(c.get("turns", 0.0) for c in components) / n)
+            if ended_early is not None:
+                log_metric("episodes/ended_early", sum(bool(x) for x in ended_early) / n)
         return [float(r) for r in env_reward]
 
 
@@ -113,6 +116,7 @@ class _Episode:
     reward: float = 0.0
     components: dict[str, float] = field(default_factory=dict)
     done: bool = False
+    ended_early: bool = False  # the template rewrote this episode's history: scored as truncated
 
 
 class EnvRollout:
@@ -255,7 +259,10 @@ class EnvRollout:
         if self.generate is not None:
             return self._play(episodes, self.generate, None)
         if getattr(trainer, "use_vllm", False):
-            return self._play(episodes, lambda p, c: self._vllm_generate(trainer, p, c), trainer.accelerator)
+            # Several processes must make the same generation calls (they gather prompts); one alone
+            # need not re-send its finished episodes.
+            lockstep = trainer.accelerator if trainer.accelerator.num_processes > 1 else None
+            return self._play(episodes, lambda p, c: self._vllm_generate(trainer, p, c), lockstep)
         from trl.models.utils import unwrap_model_for_generation
 
         with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator,
@@ -310,6 +317,7 @@ class EnvRollout:
             if not self.template_breaks:
                 warnings.warn(f"GRPO rollout: an episode was ended early: {exc}", stacklevel=2)
             self.template_breaks += 1
+            e.ended_early = True
             extra = None
         if extra is None or len(e.completion_ids) + len(extra) + MIN_TURN_TOKENS > self.max_completion_length:
             # Out of token budget mid-episode: score it as the env scores a truncated episode.
@@ -336,6 +344,7 @@ class EnvRollout:
             "components": [e.components for e in episodes],
             "success": [episode_success(e.env, e.components) for e in episodes],
             "doom_loop": [any(is_doom_loop(ids, fin) for ids, fin in e.turns) for e in episodes],
+            "ended_early": [e.ended_early for e in episodes],
             "assistant_ids": [[t for ids, _ in e.turns for t in ids] for e in episodes],
             "assistant_text": ["\n".join(self.decode(ids) for ids, _ in e.turns) for e in episodes],
         }
