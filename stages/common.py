@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from lfmgym.env import Env, Task
+from lfmgym.stages.config import stage_weights
 
 __all__ = [
     "STREAMS",
@@ -131,14 +132,6 @@ def training_tasks(cfg: dict, name: str, n: int, stream: str, exclude: tuple[set
             continue
         out.append(task)
     return out
-
-
-def stage_weights(cfg: dict, stream: str) -> dict[str, float]:
-    """Env weights of a stage: ``envs.<name>.weight``, overridden by ``<stage>.env_weights``."""
-    weights = {n: e["weight"] for n, e in cfg["envs"].items()}
-    if stream in cfg and isinstance(cfg[stream], dict):
-        weights.update(cfg[stream].get("env_weights") or {})
-    return weights
 
 
 def mixture_tasks(cfg: dict, total: int, stream: str) -> list[tuple[str, Task]]:

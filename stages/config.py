@@ -166,6 +166,15 @@ _RESERVED = {"output_dir", "max_steps", "learning_rate", "per_device_train_batch
              "loss_weights"}
 
 
+def stage_weights(cfg: dict, stream: str) -> dict[str, float]:
+    """Env weights of a stage: ``envs.<name>.weight``, overridden by ``<stage>.env_weights``
+    (any other ``stream``, e.g. ``"tokenizer"``, uses the env weights)."""
+    weights = {n: float(e["weight"]) for n, e in cfg["envs"].items()}
+    if isinstance(cfg.get(stream), dict):
+        weights.update({n: float(w) for n, w in (cfg[stream].get("env_weights") or {}).items()})
+    return weights
+
+
 def _check_semantics(cfg: dict, check_registry: bool) -> None:
     stages = cfg["stages"]
     if not all(isinstance(s, str) for s in stages):
@@ -186,8 +195,7 @@ def _check_semantics(cfg: dict, check_registry: bool) -> None:
                 raise ConfigError(f"{stage}.env_weights.{name}: not one of the envs {sorted(cfg['envs'])}")
             if isinstance(w, bool) or not isinstance(w, (int, float)) or not w >= 0:
                 raise ConfigError(f"{stage}.env_weights.{name}: expected a number >= 0, got {w!r}")
-        merged = {n: e["weight"] for n, e in cfg["envs"].items()} | {n: float(w) for n, w in weights.items()}
-        if sum(merged.values()) <= 0:
+        if sum(stage_weights(cfg, stage).values()) <= 0:
             raise ConfigError(f"{stage}.env_weights: at least one env needs a weight > 0")
     for i, judge in enumerate(cfg["dpo"]["jury"]["judges"]):
         if not judge["name"]:
