@@ -84,8 +84,18 @@ def closing_bracket(s: str) -> int | None:
 
 
 def unquote(s: str, quotes: str = "\"'") -> str | None:
-    if len(s) >= 2 and s[0] == s[-1] and s[0] in quotes:
-        return s[1:-1]
+    """The body of ``s`` when ``s`` is exactly one string literal (``"a"``), else ``None``;
+    ``"x" + "y"`` starts and ends with a quote but is an expression, not a literal."""
+    if len(s) < 2 or s[0] not in quotes:
+        return None
+    i = 1
+    while i < len(s):
+        if s[i] == "\\":
+            i += 2
+            continue
+        if s[i] == s[0]:
+            return s[1:-1] if i == len(s) - 1 else None
+        i += 1
     return None
 
 

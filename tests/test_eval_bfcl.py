@@ -143,6 +143,8 @@ def test_decode_java_and_javascript_keep_source_text():
     assert calls == [ToolCall("fetch", {"url": "https://x.org", "opts": "{method: 'GET'}", "big": "12n"})]
     assert decode_output("[a(x=1), b(y=2)]", "java")[0] is None  # one statement, one call
     assert decode_output("[a(x=1]", "java")[0] is None
+    calls, _ = decode_output('[f(a="x" + "y", b="q\\"r")]', "java")  # an expression keeps its quotes
+    assert calls[0].arguments == {"a": '"x" + "y"', "b": 'q\\"r'}
 
 
 def test_failure_kinds_say_why(entries):

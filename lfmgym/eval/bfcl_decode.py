@@ -19,7 +19,7 @@ import operator
 import re
 from typing import Any
 
-from lfmgym.rewards.java_js import closing_bracket, split_top_level
+from lfmgym.rewards.java_js import closing_bracket, split_top_level, unquote
 from lfmgym.toolcalls import JSON_START, PY_END, PY_START, ToolCall, parse_tool_calls
 
 __all__ = ["decode_output"]
@@ -118,7 +118,7 @@ def _decode_python(text: str) -> list[ToolCall]:
     return calls
 
 
-# Generic type arguments (``HashMap<String, Object>``): their commas do not separate arguments.
+# A (possibly dotted) function name followed by its opening parenthesis.
 _NAME = re.compile(r"\s*([A-Za-z_$][\w$]*(?:\s*\.\s*[A-Za-z_$][\w$]*)*)\s*\(")
 
 
@@ -153,8 +153,9 @@ def _decode_java_js(text: str, language: str) -> list[ToolCall]:
             raise ValueError(f"argument {key!r} given twice")
         value = value.strip()
         quotes = "\"'" if language == "java" else "\"'`"
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in quotes and len(split_top_level(value, "\0", strict=True)) == 1:
-            value = value[1:-1]
+        body = unquote(value, quotes)
+        if body is not None:
+            value = body
         args[key] = value
     return [ToolCall(name, args)]
 
