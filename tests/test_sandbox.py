@@ -280,8 +280,13 @@ def test_interpreter_under_tmp_is_bound_after_the_private_tmpfs(monkeypatch):
     """A virtualenv in /tmp must not be hidden by the sandbox's own /tmp tmpfs."""
     from lfmgym.sandbox import isolation
 
-    monkeypatch.setattr(isolation, "python_mounts", lambda: ["/opt/py", "/tmp/venv"])
+    monkeypatch.setattr(isolation, "python_mounts", lambda: ["/opt/py", "/tmp/tmpab12/venv"])
     cmd = isolation.bwrap_command(["python"], tmp_size_bytes=1 << 20, uid=None)
     tmpfs = cmd.index("--tmpfs")
-    venv = cmd.index("/tmp/venv")
+    venv = cmd.index("/tmp/tmpab12/venv")
     assert venv > tmpfs and cmd.index("/opt/py") < tmpfs
+    # Its parent (a 0700 mkdtemp folder on the host) is created traversable inside the tmpfs;
+    # /tmp itself keeps the tmpfs's 1777.
+    assert cmd[cmd.index("/tmp/tmpab12") - 3:cmd.index("/tmp/tmpab12")] == ["--perms", "0755", "--dir"]
+    assert cmd.index("/tmp/tmpab12") > tmpfs
+    assert ["--dir", "/tmp"] not in [cmd[i:i + 2] for i in range(len(cmd) - 1)]

@@ -165,6 +165,17 @@ def release_uid(uid: int | None) -> None:
         _uids_in_use.discard(uid)
 
 
+
+def _ro_bind_with_parents(path: str, below: str = "/") -> list[str]:
+    """bwrap arguments binding ``path`` read-only, its parents under ``below`` created first and
+    world-traversable: bwrap would copy the host's modes, and /root or a ``mkdtemp`` folder is
+    0700, which would hide an interpreter there from the sandbox's unprivileged uid."""
+    args: list[str] = []
+    for parent in reversed(Path(path).parents):
+        if Path(below) in parent.parents:
+            args += ["--perms", "0755", "--dir", str(parent)]
+    return args + ["--ro-bind", path, path]
+
 def bwrap_command(inner: list[str], *, tmp_size_bytes: int, uid: int | None = None) -> list[str]:
     """The full command line that runs ``inner`` (a worker command) inside bubblewrap.
 
@@ -206,18 +217,15 @@ def bwrap_command(inner: list[str], *, tmp_size_bytes: int, uid: int | None = No
     # An interpreter under the sandbox's own /tmp (e.g. a virtualenv in /tmp) is bound after the
     # private tmpfs, which would otherwise hide it.
     under_workdir = [p for p in mounts if Path(SANDBOX_WORKDIR) in Path(p).parents]
-    for path in (p for p in mounts if p not in under_workdir):
-        # Create the parents ourselves, world-traversable: bwrap would copy the host's modes,
-        # and /root is 0700, which would hide a pyenv interpreter from the unprivileged uid.
-        for parent in reversed(Path(path).parents[:-1]):
-            cmd += ["--perms", "0755", "--dir", str(parent)]
-        cmd += ["--ro-bind", path, path]
+    for path in mounts:
+        if path not in under_workdir:
+            cmd += _ro_bind_with_parents(path)
     cmd += ["--proc", "/proc", "--dev", "/dev"]
     if bwrap_supports("--size"):
         cmd += ["--size", str(tmp_size_bytes)]
     cmd += ["--perms", "1777", "--tmpfs", SANDBOX_WORKDIR]
     for path in under_workdir:
-        cmd += ["--ro-bind", path, path]
+        cmd += _ro_bind_with_parents(path, below=SANDBOX_WORKDIR)
     cmd += ["--chdir", SANDBOX_WORKDIR]
     cmd += ["--clearenv"]
     for key, value in SANDBOX_ENV.items():
