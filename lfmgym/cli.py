@@ -77,6 +77,15 @@ def cmd_envs(args) -> int:
     return 0
 
 
+def env_arg_value(text: str) -> Any:
+    """The value of an ``--env-arg KEY=VALUE``: JSON when it parses (``3``, ``true``,
+    ``{"0": 1}``), else the text itself (a path, a name)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
 def _env_kwargs(args) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     if getattr(args, "tool_format", None):
@@ -85,10 +94,7 @@ def _env_kwargs(args) -> dict[str, Any]:
         if "=" not in item:
             raise SystemExit(f"--env-arg {item!r}: expected KEY=VALUE")
         key, value = item.split("=", 1)
-        try:
-            kwargs[key] = json.loads(value)
-        except json.JSONDecodeError:
-            kwargs[key] = value
+        kwargs[key] = env_arg_value(value)
     return kwargs
 
 

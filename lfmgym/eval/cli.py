@@ -137,6 +137,8 @@ def _cmd_eval_envs(args) -> int:
 
 def _env_kwargs(envs: list[str], tool_format: str | None, items: list[str]) -> dict[str, dict] | None:
     """Per-env constructor arguments from ``--tool-format`` and ``--env-arg ENV.KEY=VALUE``."""
+    from lfmgym.cli import env_arg_value
+
     kwargs: dict[str, dict] = {e: ({"tool_format": tool_format} if tool_format else {}) for e in envs}
     for item in items:
         target, sep, value = item.partition("=")
@@ -145,10 +147,7 @@ def _env_kwargs(envs: list[str], tool_format: str | None, items: list[str]) -> d
             raise ValueError(f"--env-arg {item!r}: expected ENV.KEY=VALUE, e.g. math.data=gsm8k.jsonl")
         if env not in kwargs:
             raise ValueError(f"--env-arg {item!r}: env {env!r} is not among --envs {envs}")
-        try:
-            kwargs[env][key] = json.loads(value)
-        except json.JSONDecodeError:
-            kwargs[env][key] = value
+        kwargs[env][key] = env_arg_value(value)
     return {e: kw for e, kw in kwargs.items() if kw} or None
 
 
