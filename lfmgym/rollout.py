@@ -292,8 +292,8 @@ def run_episodes(
         # A policy or env that raised leaves episodes open: close them now, so envs holding
         # processes (the long_context sandbox) do not wait for the garbage collector.
         for i, env in envs.items():
-            record = records[i]
-            if record is None or not (record.terminated or record.truncated):
+            record = records[i]  # set as soon as the env in `envs` was reset
+            if not (record.terminated or record.truncated):
                 try:
                     env.close()
                 except Exception:

@@ -24,11 +24,16 @@ if TYPE_CHECKING:
 
 
 class _CpuKernelNotice(logging.Filter):
-    """Drop transformers' "causal_conv1d is falling back" notice: the kernels are GPU-only, so on a
-    CPU the reference path is the only one, and the notice would clutter every play/eval run."""
+    """Drop transformers' "causal_conv1d is falling back" notice on a machine without CUDA: the
+    kernels are GPU-only, so there the reference path is the only one, and the notice would
+    clutter every play/eval run. With a GPU the notice stays: it points at a missing kernel."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "causal_conv1d" not in record.getMessage()
+        if "causal_conv1d" not in record.getMessage():
+            return True
+        import torch
+
+        return torch.cuda.is_available()
 
 
 logging.getLogger("transformers.integrations.hub_kernels").addFilter(_CpuKernelNotice())

@@ -294,21 +294,22 @@ class StageProgress:
     @contextmanager
     def phase(self, description: str, total: int | None) -> Iterator["StageProgress"]:
         """A bar for one phase (a stage's training, an evaluation); advances the overall bar at the end."""
-        if self._prog is not None:
-            self._phase = self._prog.add_task(description, total=total, info="")
+        if self._prog is None:
+            yield self
+            return
+        self._phase = self._prog.add_task(description, total=total, info="")
+        finished = False
         try:
             yield self
-        except BaseException:
-            if self._prog is not None:
+            finished = True
+        finally:
+            if finished:
+                task = self._prog.tasks[self._index(self._phase)]
+                self._prog.update(self._phase, completed=task.total if task.total is not None else task.completed)
+                self._prog.advance(self._overall)
+            else:
                 self._prog.update(self._phase, info="interrupted")
-                self._prog.stop_task(self._phase)
-                self._phase = None
-            raise
-        if self._prog is not None:
-            task = self._prog.tasks[self._index(self._phase)]
-            self._prog.update(self._phase, completed=task.total if task.total is not None else task.completed)
             self._prog.stop_task(self._phase)
-            self._prog.advance(self._overall)
             self._phase = None
 
     def _index(self, task_id) -> int:
