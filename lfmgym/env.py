@@ -103,6 +103,11 @@ class Episode:
         return [m["content"] for m in self.messages if m["role"] == "assistant"]
 
 
+# How Env.step records an exception from the env's own code (handle_action / score) among an
+# episode's parse_errors; the conformance kit looks for these to report env bugs.
+ENV_ERROR_PREFIX = "env error:"
+SCORE_ERROR_PREFIX = "score error:"
+
 TOOL_FORMAT_INSTRUCTIONS = {
     "pythonic": (
         "To call tools, write <|tool_call_start|>[name(arg=value, ...)]<|tool_call_end|> "
@@ -371,7 +376,7 @@ class Env(gymnasium.Env):
         try:
             feedback, terminated = self.handle_action(action, ep)
         except Exception as exc:  # an env bug must surface as feedback, not kill a trainer
-            ep.parse_errors.append(f"env error: {type(exc).__name__}: {exc}")
+            ep.parse_errors.append(f"{ENV_ERROR_PREFIX} {type(exc).__name__}: {exc}")
             feedback, terminated = [{"role": "user", "content": f"Error: {type(exc).__name__}: {exc}"}], False
         ep.messages.extend(feedback)
         truncated = not terminated and ep.turns >= self.max_turns
@@ -402,7 +407,7 @@ class Env(gymnasium.Env):
         except Exception as exc:  # a scorer bug on junk output must not crash a trainer
             components = {k: 0.0 for k in self.reward_weights if k != "repetition"}
             components["score_error"] = 1.0
-            episode.parse_errors.append(f"score error: {type(exc).__name__}: {exc}")
+            episode.parse_errors.append(f"{SCORE_ERROR_PREFIX} {type(exc).__name__}: {exc}")
         text = self.repetition_text(episode)
         components["repetition"] = float(ngram_repetition_penalty(text, n=3, max_penalty=-1.0, unit="word"))
         components.setdefault("parse_ok", float(not episode.parse_errors))

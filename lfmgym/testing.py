@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from lfmgym.env import Env, Task
+from lfmgym.env import ENV_ERROR_PREFIX, SCORE_ERROR_PREFIX, Env, Task
 from lfmgym.rollout import OraclePolicy, RandomPolicy, junk_action, run_episodes
 
 __all__ = ["CheckReport", "check_env"]
@@ -203,7 +203,7 @@ def _env_bug(errors: list[str], components: dict[str, float] | None = None) -> s
     """The first exception :meth:`Env.step` caught from the env's own code (``handle_action``
     or ``score``), as recorded in the episode's ``parse_errors``; ``None`` when there was none."""
     for err in errors:
-        if err.startswith(("env error:", "score error:")):
+        if err.startswith((ENV_ERROR_PREFIX, SCORE_ERROR_PREFIX)):
             return err
     if components and components.get("score_error"):
         return "score() raised (component 'score_error' is set)"
