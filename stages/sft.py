@@ -32,7 +32,7 @@ from lfmgym.stages.common import (
     trainer_callback,
 )
 
-__all__ = ["build_sft_dataset", "sft_rows", "run_sft"]
+__all__ = ["build_sft_dataset", "sft_rows", "length_grouping", "run_sft"]
 
 
 def sft_rows(cfg: dict, n: int | None = None) -> list[dict[str, Any]]:
@@ -56,6 +56,20 @@ def precision_flags(cfg: dict) -> dict[str, bool]:
     """TRL's bf16/fp16 flags from ``model.precision`` (TRL defaults to bf16, wrong on a CPU)."""
     p = cfg["model"]["precision"]
     return {"bf16": p == "bf16", "fp16": p == "fp16"}
+
+
+def length_grouping(enabled: bool) -> dict[str, Any]:
+    """SFTConfig arguments for length-grouped batches (the name changed in transformers 5).
+
+    Env mixtures mix 70-token and 500-token rows, so random batches are mostly padding.
+    """
+    if not enabled:
+        return {}
+    from trl import SFTConfig
+
+    if "train_sampling_strategy" in SFTConfig.__dataclass_fields__:
+        return {"train_sampling_strategy": "group_by_length"}
+    return {"group_by_length": True}
 
 
 def run_sft(cfg: dict, model_dir: Path, stage_dir: Path, progress: StageProgress | None = None) -> Path:
@@ -93,6 +107,7 @@ def run_sft(cfg: dict, model_dir: Path, stage_dir: Path, progress: StageProgress
         seed=cfg["seed"],
         data_seed=cfg["seed"],
         **precision_flags(cfg),
+        **length_grouping(s["group_by_length"]),
         **s["trainer"],
     )
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)

@@ -149,6 +149,28 @@ def test_sft_rows_are_env_demonstrations():
         assert reward == pytest.approx(type(env).reward_range[1]), r  # gold demonstrations score the max
 
 
+def test_sft_group_by_length_batches_rows_of_similar_length(tiny, tmp_path):
+    """``sft.group_by_length``: the trainer's batches carry far less padding than random ones."""
+    from trl import SFTConfig, SFTTrainer
+
+    from lfmgym.stages.sft import build_sft_dataset, length_grouping
+
+    model, tok, _ = tiny
+    cfg = small_config()
+    dataset = build_sft_dataset(cfg, 96)
+    assert length_grouping(False) == {}
+
+    def real_share(grouped: bool) -> float:
+        args = SFTConfig(output_dir=str(tmp_path / str(grouped)), per_device_train_batch_size=8, report_to=[],
+                         assistant_only_loss=True, bf16=False, seed=0, **length_grouping(grouped))
+        loader = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tok).get_train_dataloader()
+        masks = [b["attention_mask"] for b in loader]
+        return sum(int(m.sum()) for m in masks) / sum(m.numel() for m in masks)
+
+    random_share, grouped_share = real_share(False), real_share(True)
+    assert grouped_share > random_share + 0.1, (random_share, grouped_share)
+
+
 # --------------------------------------------------------------------------- jury
 
 
