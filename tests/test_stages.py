@@ -149,6 +149,7 @@ def test_sft_rows_are_env_demonstrations():
         assert reward == pytest.approx(type(env).reward_range[1]), r  # gold demonstrations score the max
 
 
+@pytest.mark.filterwarnings("ignore:`gradient_checkpointing` is deprecated:FutureWarning")
 def test_sft_group_by_length_batches_rows_of_similar_length(tiny, tmp_path):
     """``sft.group_by_length``: the trainer's batches carry far less padding than random ones."""
     from trl import SFTConfig, SFTTrainer
@@ -162,7 +163,8 @@ def test_sft_group_by_length_batches_rows_of_similar_length(tiny, tmp_path):
 
     def real_share(grouped: bool) -> float:
         args = SFTConfig(output_dir=str(tmp_path / str(grouped)), per_device_train_batch_size=8, report_to=[],
-                         assistant_only_loss=True, bf16=False, seed=0, **length_grouping(grouped))
+                         assistant_only_loss=True, bf16=False, seed=0, dataloader_pin_memory=False,
+                         **length_grouping(grouped))
         loader = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tok).get_train_dataloader()
         masks = [b["attention_mask"] for b in loader]
         return sum(int(m.sum()) for m in masks) / sum(m.numel() for m in masks)
