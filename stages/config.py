@@ -85,7 +85,7 @@ SCHEMA: dict[str, Any] = {
         "warmup_ratio": F(float, 0.05, "share of steps spent warming up", min=0.0, max=1.0),
         "weight_decay": F(float, 0.0, "AdamW weight decay", min=0.0),
         "max_length": F(int, 1024, "token cap of a training sequence", min=8),
-        "group_by_length": F(bool, False, "batch rows of similar length together: less padding (1.9x faster per "
+        "group_by_length": F(bool, False, "batch rows of similar length together: less padding (2.2x faster per "
                              "step on the demo's mixture, benchmarks/bench_sft_batching.py), but a different data "
                              "order: on the demo it learned slower per step"),
         "save_steps": F(int, 50, "checkpoint every N steps (resume point)", min=1),
