@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "lfmgym.sandbox.cli",  # sandbox exec
     "lfmgym.sweep.cli",  # sweep
     "lfmgym.calibrate",  # calibrate
+    "lfmgym.data.cli",  # data
 ]
 
 
