@@ -36,6 +36,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
@@ -118,6 +119,24 @@ TOOL_FORMAT_INSTRUCTIONS = {
         "(one block per call). When you are done, answer in plain text without a tool call."
     ),
 }
+
+
+def _short(exc: BaseException, limit: int = 500) -> str:
+    """An exception's message for feedback: never raises (a hostile ``__str__``), never huge."""
+    try:
+        text = str(exc)
+    except Exception:
+        text = "<unprintable>"
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _call_word(call: ToolCall, render: Callable[[list[ToolCall]], str]) -> str:
+    """One tool call as a single word for the repetition penalty; a call that cannot be
+    rendered (a value built by an env, not the parser) falls back to its name."""
+    try:
+        return render([call]).replace(" ", "")
+    except (ValueError, TypeError, RecursionError):
+        return f"{call.name}(?)"
 
 
 class Env(gymnasium.Env):
@@ -375,9 +394,11 @@ class Env(gymnasium.Env):
         errors_before = len(ep.parse_errors)
         try:
             feedback, terminated = self.handle_action(action, ep)
+            feedback = list(feedback)
         except Exception as exc:  # an env bug must surface as feedback, not kill a trainer
-            ep.parse_errors.append(f"{ENV_ERROR_PREFIX} {type(exc).__name__}: {exc}")
-            feedback, terminated = [{"role": "user", "content": f"Error: {type(exc).__name__}: {exc}"}], False
+            message = f"{type(exc).__name__}: {_short(exc)}"
+            ep.parse_errors.append(f"{ENV_ERROR_PREFIX} {message}")
+            feedback, terminated = [{"role": "user", "content": f"Error: {message}"}], False
         ep.messages.extend(feedback)
         truncated = not terminated and ep.turns >= self.max_turns
         info: dict[str, Any] = {
@@ -403,13 +424,21 @@ class Env(gymnasium.Env):
         from lfmgym.rewards.ngram import ngram_repetition_penalty
 
         try:
-            components = {k: float(v) for k, v in self.score(episode.task, episode).items()}
+            components = {str(k): float(v) for k, v in self.score(episode.task, episode).items()}
+            bad = sorted(k for k, v in components.items() if not math.isfinite(v))
+            if bad:
+                raise ValueError(f"non-finite reward component(s) {bad}")
         except Exception as exc:  # a scorer bug on junk output must not crash a trainer
             components = {k: 0.0 for k in self.reward_weights if k != "repetition"}
             components["score_error"] = 1.0
-            episode.parse_errors.append(f"{SCORE_ERROR_PREFIX} {type(exc).__name__}: {exc}")
-        text = self.repetition_text(episode)
-        components["repetition"] = float(ngram_repetition_penalty(text, n=3, max_penalty=-1.0, unit="word"))
+            episode.parse_errors.append(f"{SCORE_ERROR_PREFIX} {type(exc).__name__}: {_short(exc)}")
+        try:
+            text = self.repetition_text(episode)
+            components["repetition"] = float(ngram_repetition_penalty(text, n=3, max_penalty=-1.0, unit="word"))
+        except Exception as exc:  # same guarantee for the penalty every env adds
+            components["repetition"] = 0.0
+            components["score_error"] = 1.0
+            episode.parse_errors.append(f"{SCORE_ERROR_PREFIX} repetition: {type(exc).__name__}: {_short(exc)}")
         components.setdefault("parse_ok", float(not episode.parse_errors))
         components.setdefault("tool_calls", float(len(episode.tool_calls)))
         components.setdefault("tool_errors", float(len(episode.tool_errors)))
@@ -428,13 +457,23 @@ class Env(gymnasium.Env):
             if not parsed.ok:
                 parts.append(text)
                 continue
-            calls = " ".join(render_python_call_list([c]).replace(" ", "") for c in parsed.calls)
+            calls = " ".join(_call_word(c, render_python_call_list) for c in parsed.calls)
             parts.append(f"{parsed.content} {calls}".strip())
         return "\n".join(parts)
 
-    def total_reward(self, components: dict[str, float]) -> float:
-        """Weighted sum of the components (weight 0 or absent = metric only)."""
-        return float(sum(self.reward_weights.get(k, 0.0) * v for k, v in components.items()))
+    def total_reward(self, components: dict[str, float], weights: Mapping[str, float] | None = None) -> float:
+        """Weighted sum of the components (weight 0 or absent = metric only).
+
+        The one weighted sum of lfmgym (:class:`lfmgym.rewards.compose.WeightedSum`): the env's
+        ``reward_weights``, or ``weights`` when a trainer adds rewards of its own (GRPO's token
+        n-gram penalty) so they are composed the same way. A weighted component the episode did
+        not produce counts 0.
+        """
+        from lfmgym.rewards.compose import WeightedSum
+
+        weights = self.reward_weights if weights is None else weights
+        total, _ = WeightedSum(weights, missing="zero")(components)
+        return float(total)
 
     def success(self, components: dict[str, float]) -> bool:
         """Whether an episode with these components solved its task (eval's success rate, pass@k).

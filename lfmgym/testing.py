@@ -26,7 +26,7 @@ import numpy as np
 from lfmgym.env import ENV_ERROR_PREFIX, SCORE_ERROR_PREFIX, Env, Task
 from lfmgym.rollout import OraclePolicy, RandomPolicy, junk_action, run_episodes
 
-__all__ = ["CheckReport", "check_env"]
+__all__ = ["CheckReport", "check_env", "hostile_action"]
 
 TOL = 1e-6
 
@@ -197,6 +197,58 @@ def _fuzz(make: Callable[[], Env], probe: Env, n_junk: int, seed: int) -> str:
         bug = _env_bug(rec.info.get("parse_errors", []), rec.components)
         assert bug is None, f"the env raised during a random-policy episode of {rec.task.id}: {bug}"
     return f"{steps} steps, {episodes} episodes"
+
+
+# Argument values a parser or a tool may choke on: non-finite and huge numbers, unhashable or
+# odd dict keys, deep nesting, control characters, wrong types.
+_HOSTILE_PY_VALUES = [
+    "1e309", "-1e309", "1e400", "float('nan')", "9" * 5000, "10**10**10", "{(1,2): 3}", "{[1]: 2}",
+    "{{}: 1}", "{1: {2: {3: [4]}}}", "-" * 1000 + "1", "[" * 200 + "]" * 200, "(" * 300 + "1" + ")" * 300,
+    "{'a': " * 60 + "1" + "}" * 60, "...", "b'x'", "1j", "__import__('os')", "x.y", "lambda: 0", "*a",
+    "'\x00\ud800\u202e'", "'" + "A" * 200_000 + "'", "None", "True", "[1, 'a', None, 2.5]", "{'k': float}",
+    "-True", "+'s'", "0x10", "1_000", "f'{1}'", "{1, 2}", "()", "[][0]",
+]
+_HOSTILE_JSON_VALUES = [
+    "NaN", "Infinity", "-Infinity", "1e400", "-1e400", "9" * 5000, "[" * 2000 + "]" * 2000,
+    '{"a":' * 100 + "1" + "}" * 100, '"\ud800\u0000"', "null", "true", '"' + "A" * 200_000 + '"',
+    "[1, \"a\", null]", "{}", "[]", "1.5", "-0", "01", '"\\x"', "{\"\": 1}",
+]
+
+
+def hostile_action(rng: np.random.Generator, tool_format: str = "pythonic", tools: list[str] = ()) -> str:
+    """One hostile assistant message: :func:`~lfmgym.rollout.junk_action`, or a well-formed call
+    to one of ``tools`` (the env's real tool names, so the call reaches the tool) whose
+    arguments are built to break parsers, tools, scorers and the repetition penalty; or many
+    calls at once; or markup of the other format. Deterministic for a given ``rng`` state."""
+    names = list(tools) or ["calculator"]
+    kind = int(rng.integers(6))
+    if kind == 0:
+        return junk_action(rng)
+    name = names[int(rng.integers(len(names)))]
+    arg = _pick(rng, ["x", "query", "expression", "url", "id", "a", "from", "class", ""])
+    if kind == 5:  # a flood of calls
+        n = int(rng.integers(1, 400))
+        if tool_format == "json":
+            return "".join(f'<tool_call>{{"name": "{name}", "arguments": {{}}}}</tool_call>' for _ in range(n))
+        return "<|tool_call_start|>[" + ", ".join(f"{name}()" for _ in range(n)) + "]<|tool_call_end|>"
+    fmt = tool_format if kind != 4 else ("json" if tool_format == "pythonic" else "pythonic")
+    if fmt == "json":
+        value = _pick(rng, _HOSTILE_JSON_VALUES)
+        arguments = f'{{"{arg}": {value}}}' if kind != 3 else _json_string(f'{{"{arg}": {value}}}')
+        return f'<tool_call>{{"name": "{name}", "arguments": {arguments}}}</tool_call>'
+    value = _pick(rng, _HOSTILE_PY_VALUES)
+    return f"text {int(rng.integers(100))} <|tool_call_start|>[{name}({arg}={value})]<|tool_call_end|>"
+
+
+def _pick(rng: np.random.Generator, items: list[str]) -> str:
+    return items[int(rng.integers(len(items)))]  # rng.choice would copy every string into an array
+
+
+def _json_string(text: str) -> str:
+    """``text`` as a JSON string literal (arguments double-encoded, as some models write them)."""
+    import json
+
+    return json.dumps(text)
 
 
 def _env_bug(errors: list[str], components: dict[str, float] | None = None) -> str | None:

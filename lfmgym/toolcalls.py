@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import ast
 import json
+import keyword
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -44,6 +46,11 @@ JSON_START, JSON_END = "<tool_call>", "</tool_call>"
 
 # A model can produce megabytes of junk; parsing is bounded so one bad sample cannot stall a batch.
 MAX_CALL_TEXT = 100_000
+# Calls in one assistant message: more is junk (a 1 MB reply would otherwise parse into 240k calls).
+MAX_CALLS_PER_MESSAGE = 64
+# Nesting of an argument value (lists/dicts inside each other). Deeper values are refused at
+# parse time, so no later consumer (rendering, scoring, logging) can hit a RecursionError.
+MAX_VALUE_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -87,29 +94,32 @@ class ParseResult:
 # --------------------------------------------------------------------------- pythonic
 
 
-def _literal(node: ast.AST, where: str) -> Any:
+def _literal(node: ast.AST, where: str, depth: int = 0) -> Any:
     """Convert an AST node made only of literals into a Python value (no ``eval``)."""
+    if depth > MAX_VALUE_DEPTH:
+        raise ValueError(f"{where}: value nested more than {MAX_VALUE_DEPTH} levels deep")
     if isinstance(node, ast.Constant):
+        if isinstance(node.value, float) and not math.isfinite(node.value):
+            raise ValueError(f"{where}: number out of range ({node.value!r}); use a finite number")
         if isinstance(node.value, (str, int, float, bool)) or node.value is None:
             return node.value
-        raise ValueError(f"{where}: unsupported constant {node.value!r}")
+        raise ValueError(f"{where}: unsupported constant {node.value!r:.60}")
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        value = _literal(node.operand, where)
+        value = _literal(node.operand, where, depth + 1)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"{where}: unary sign on a non-number")
         return -value if isinstance(node.op, ast.USub) else value
-    if isinstance(node, ast.List):
-        return [_literal(e, where) for e in node.elts]
-    if isinstance(node, ast.Tuple):
-        return [_literal(e, where) for e in node.elts]
-    if isinstance(node, ast.Set):
-        return [_literal(e, where) for e in node.elts]
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        return [_literal(e, where, depth + 1) for e in node.elts]
     if isinstance(node, ast.Dict):
         out = {}
         for k, v in zip(node.keys, node.values):
             if k is None:
                 raise ValueError(f"{where}: '**' unpacking is not allowed")
-            out[_literal(k, where)] = _literal(v, where)
+            key = _literal(k, where, depth + 1)
+            if isinstance(key, (list, dict)):
+                raise ValueError(f"{where}: a dict key must be a string or a number, got a {type(key).__name__}")
+            out[key] = _literal(v, where, depth + 1)
         return out
     if isinstance(node, ast.Name):
         # Models trained on JSON sometimes write true/false/null inside python calls.
@@ -118,19 +128,28 @@ def _literal(node: ast.AST, where: str) -> Any:
             return aliases[node.id]
         raise ValueError(f"{where}: bare name {node.id!r} is not a literal (quote strings)")
     if isinstance(node, ast.Call):
-        raise ValueError(f"{where}: nested call {ast.unparse(node)[:60]!r} is not a literal")
+        raise ValueError(f"{where}: nested call {_snippet(node)!r} is not a literal")
     raise ValueError(f"{where}: unsupported expression {type(node).__name__}")
 
 
-def _call_name(func: ast.AST) -> str:
+def _snippet(node: ast.AST) -> str:
+    """The first characters of a node's source, for an error message (never raises)."""
+    try:
+        return ast.unparse(node)[:60]
+    except (RecursionError, ValueError, MemoryError):
+        return f"<{type(node).__name__}>"
+
+
+def _call_name(func: ast.AST, depth: int = 0) -> str:
     if isinstance(func, ast.Name):
         return func.id
-    if isinstance(func, ast.Attribute):  # e.g. math.factorial(n=5) in BFCL
-        return f"{_call_name(func.value)}.{func.attr}"
-    raise ValueError(f"call target {ast.unparse(func)[:60]!r} is not a function name")
+    if isinstance(func, ast.Attribute) and depth < MAX_VALUE_DEPTH:  # e.g. math.factorial(n=5) in BFCL
+        return f"{_call_name(func.value, depth + 1)}.{func.attr}"
+    raise ValueError(f"call target {_snippet(func)!r} is not a function name")
 
 
 _KW_PREFIX = "__lfmgym_kw_"
+_KEYWORD_ARG = re.compile(r"\b(?:" + "|".join(keyword.kwlist) + r")\s*=(?!=)")
 
 
 def _escape_keyword_args(text: str) -> str:
@@ -140,10 +159,9 @@ def _escape_keyword_args(text: str) -> str:
     :mod:`tokenize` sees strings as single tokens.
     """
     import io
-    import keyword
     import tokenize
 
-    if not any(f"{kw}" in text for kw in keyword.kwlist):
+    if not _KEYWORD_ARG.search(text):  # the common case: no tokenizing
         return text
     try:
         toks = list(tokenize.generate_tokens(io.StringIO(text).readline))
@@ -184,10 +202,12 @@ def parse_python_call_list(source: str) -> list[ToolCall]:
         raise ValueError(f"unparseable tool-call text: {type(exc).__name__}") from None
     body = tree.body
     nodes = body.elts if isinstance(body, (ast.List, ast.Tuple)) else [body]
+    if len(nodes) > MAX_CALLS_PER_MESSAGE:
+        raise ValueError(f"too many calls in one message ({len(nodes)} > {MAX_CALLS_PER_MESSAGE})")
     calls = []
     for i, node in enumerate(nodes):
         if not isinstance(node, ast.Call):
-            raise ValueError(f"item {i} is not a function call: {ast.unparse(node)[:60]!r}")
+            raise ValueError(f"item {i} is not a function call: {_snippet(node)!r}")
         name = _call_name(node.func)
         if node.args:
             raise ValueError(f"call {i} ({name}): positional arguments are not allowed; use name=value")
@@ -264,13 +284,38 @@ def parse_tool_calls(text: str, fmt: FormatName = "pythonic") -> ParseResult:
     content = outside.strip()
     if error:
         return ParseResult([], content, error)
+    if len(blocks) > MAX_CALLS_PER_MESSAGE:
+        return ParseResult([], content, f"too many tool calls in one message ({len(blocks)} > {MAX_CALLS_PER_MESSAGE})")
     calls: list[ToolCall] = []
     for n, body in enumerate(blocks):
         try:
             calls.extend(_parse_block(body, fmt))
         except ValueError as exc:
             return ParseResult([], content, f"tool call {n}: {exc}")
+        except (RecursionError, MemoryError) as exc:  # belt and braces: junk must stay feedback
+            return ParseResult([], content, f"tool call {n}: unparseable ({type(exc).__name__})")
+        if len(calls) > MAX_CALLS_PER_MESSAGE:
+            return ParseResult([], content, f"too many tool calls in one message (> {MAX_CALLS_PER_MESSAGE})")
     return ParseResult(calls, content, None)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"invalid JSON: {name} is not a number JSON allows; use a finite number")
+
+
+def _check_json_value(value: Any, where: str, depth: int = 0) -> None:
+    """Refuse what JSON decoding lets through but a tool call must not hold: numbers that
+    overflow to infinity (``1e400``) and values nested deeper than ``MAX_VALUE_DEPTH``."""
+    if depth > MAX_VALUE_DEPTH:
+        raise ValueError(f"{where}: value nested more than {MAX_VALUE_DEPTH} levels deep")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where}: number out of range ({value!r}); use a finite number")
+    if isinstance(value, list):
+        for item in value:
+            _check_json_value(item, where, depth + 1)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _check_json_value(item, where, depth + 1)
 
 
 def _parse_block(body: str, fmt: str) -> list[ToolCall]:
@@ -279,12 +324,14 @@ def _parse_block(body: str, fmt: str) -> list[ToolCall]:
     if len(body) > MAX_CALL_TEXT:
         raise ValueError(f"tool-call text too long ({len(body)} chars)")
     try:
-        obj = json.loads(body)
+        obj = json.loads(body, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise ValueError(f"invalid JSON: {exc.msg} at line {exc.lineno} col {exc.colno}") from None
     except RecursionError:
         raise ValueError("invalid JSON: nested too deeply") from None
     items = obj if isinstance(obj, list) else [obj]
+    if len(items) > MAX_CALLS_PER_MESSAGE:
+        raise ValueError(f"too many calls in one block ({len(items)} > {MAX_CALLS_PER_MESSAGE})")
     calls = []
     for item in items:
         if not isinstance(item, dict):
@@ -294,12 +341,15 @@ def _parse_block(body: str, fmt: str) -> list[ToolCall]:
             raise ValueError("missing string field 'name'")
         args = item.get("arguments", item.get("parameters", {}))
         if isinstance(args, str):  # some models double-encode arguments
+            if len(args) > MAX_CALL_TEXT:
+                raise ValueError(f"field 'arguments' of {name[:60]!r} is too long")
             try:
-                args = json.loads(args)
-            except json.JSONDecodeError:
-                raise ValueError(f"field 'arguments' of {name!r} is a string that is not JSON") from None
+                args = json.loads(args, parse_constant=_reject_constant)
+            except (json.JSONDecodeError, RecursionError):
+                raise ValueError(f"field 'arguments' of {name[:60]!r} is a string that is not JSON") from None
         if not isinstance(args, dict):
-            raise ValueError(f"field 'arguments' of {name!r} must be an object")
+            raise ValueError(f"field 'arguments' of {name[:60]!r} must be an object")
+        _check_json_value(args, f"arguments of {name[:60]!r}")
         calls.append(ToolCall(name, args))
     return calls
 
