@@ -335,8 +335,14 @@ class StageProgress:
 
 
 def trainer_callback(progress: StageProgress, log_path: Path | None = None, summary_keys: tuple[str, ...] = ("loss",)):
-    """A ``transformers.TrainerCallback`` that drives ``progress`` and appends every log to ``log_path``."""
+    """A ``transformers.TrainerCallback`` that drives ``progress``, appends every log to ``log_path``
+    and hands each log (every ``logging_steps``) to :func:`lfmgym.reporting.report` under the stage
+    named by ``log_path``'s directory; a sweep's pruner stops the run from there."""
     from transformers import TrainerCallback
+
+    from lfmgym import reporting
+
+    stage = log_path.parent.name if log_path is not None else "train"
 
     class _Callback(TrainerCallback):
         def on_train_begin(self, args, state, control, **kwargs):
@@ -355,6 +361,8 @@ def trainer_callback(progress: StageProgress, log_path: Path | None = None, summ
                 with open(log_path, "a") as fh:
                     fh.write(json.dumps({"step": state.global_step, "time": round(time.time(), 3), **logs},
                                         default=_json_default) + "\n")
+            if state.is_world_process_zero:
+                reporting.report(reporting.training_metrics(logs), state.global_step, stage)
 
     return _Callback()
 

@@ -110,6 +110,14 @@ def _eval_stage(cfg: dict, stage: str, model_dir: Path, stage_dir: Path, progres
     return read_json(path)
 
 
+def _report_eval(rows: list[dict], stage: str) -> None:
+    """Hand a stage's evaluation (means over envs and per env) to :func:`lfmgym.reporting.report`."""
+    if is_main():
+        from lfmgym import reporting
+
+        reporting.report(reporting.eval_metrics([r for r in rows if r["stage"] == stage]), 0, f"{stage}:eval")
+
+
 def _quiet_libraries() -> None:
     """Keep the console to our progress display: no per-load progress bars from transformers/datasets."""
     import datasets
@@ -202,6 +210,7 @@ def run_pipeline(
             save_model(model, tokenizer, model_dir)
         barrier()
         rows += _eval_stage(cfg, "base", model_dir, base_dir, prog)
+        _report_eval(rows, "base")
         if fresh:
             timings["base"] = time.perf_counter() - t0
             cpu["base"] = time.process_time() - c0
@@ -225,6 +234,7 @@ def run_pipeline(
             if not (stage_model / "config.json").is_file():
                 _runner(stage)(cfg, model_dir, stage_dir, prog)
             rows += _eval_stage(cfg, stage, stage_model, stage_dir, prog)
+            _report_eval(rows, stage)
             if fresh:  # times of the run that finished the stage
                 timings[stage] = time.perf_counter() - t0
                 cpu[stage] = time.process_time() - c0

@@ -1,0 +1,141 @@
+"""``executor: ray``: the sweep as a Ray Tune experiment in ``SWEEP_DIR/ray/tune``.
+
+A ``Tuner`` with a search algorithm (``tpe``: Tune's ``OptunaSearch``; ``random`` / ``grid``:
+``BasicVariantGenerator``) and a scheduler (``asha``: ``ASHAScheduler``; ``median``:
+``MedianStoppingRule``; ``none``: FIFO) on the ``step`` of the intermediate reports. Each trial
+runs in a Ray worker with ``executor.num_cpus`` / ``num_gpus``; its reports go to ``tune.report``
+and the scheduler stops the trials it prunes. ``address: auto`` joins an existing cluster (the
+sweep directory must then be on a filesystem every node sees); otherwise a local Ray starts.
+
+Resuming: Tune's experiment state is in the sweep directory; running the sweep again restores it
+(``Tuner.restore``), finished trials are kept and unfinished ones run again in their own run
+directory, where the pipeline resumes from its checkpoints.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from lfmgym.sweep.space import SweepSpec, overrides_of, tune_space
+from lfmgym.sweep.trial import SUMMARY_KEYS, run_trial
+
+__all__ = ["run_ray", "OBJECTIVE"]
+
+OBJECTIVE = "objective"  # the reported value Tune's searcher and scheduler watch
+_MAX_T = 10**6  # ASHA's last rung: trials end on their own long before
+
+
+def _trial_name(trial_id: str) -> str:
+    """``t003`` for Tune's ``ab12c_00003``: the same ids as the Optuna executor."""
+    return f"t{int(trial_id.rsplit('_', 1)[-1]):03d}"
+
+
+def _trainable(config: dict[str, Any], *, spec: SweepSpec, out: str, cwd: str) -> None:
+    from ray import tune
+
+    if Path(cwd).is_dir():  # relative paths in the config mean the driver's working directory
+        os.chdir(cwd)
+    trial_id = _trial_name(tune.get_context().get_trial_id())
+    params = {k: config[k] for k in config}
+
+    def engine_report(value: float, step: int, metrics: dict[str, float]) -> None:
+        tune.report({**metrics, OBJECTIVE: value, "step": step})
+
+    overrides = overrides_of(params, spec)
+    result = run_trial({"id": trial_id, "target": spec.target, "base": spec.base, "params": overrides,
+                        "overrides": overrides, "metric": spec.metric, "report_key": spec.report_key},
+                       Path(out) / "trials" / trial_id, engine_report)
+    if result["status"] == "failed":
+        raise RuntimeError(result["error"])
+    tune.report({**result["metrics"], OBJECTIVE: result["metric"], "step": max(result["reports"], 1),
+                 "final": 1, "trial_time_s": result["time_s"]})
+
+
+def _search_alg(spec: SweepSpec):
+    from ray.tune.search.basic_variant import BasicVariantGenerator
+
+    if spec.search["algorithm"] == "tpe":
+        import optuna
+        from ray.tune.search.optuna import OptunaSearch
+
+        return OptunaSearch(sampler=optuna.samplers.TPESampler(seed=spec.search["seed"]))
+    return BasicVariantGenerator(random_state=spec.search["seed"] if spec.search["algorithm"] == "random" else None)
+
+
+def _scheduler(spec: SweepSpec):
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, MedianStoppingRule
+
+    e = spec.early_stop
+    if e["type"] == "asha":
+        return ASHAScheduler(time_attr="step", max_t=_MAX_T, grace_period=e["grace"],
+                             reduction_factor=e["reduction_factor"])
+    if e["type"] == "median":
+        return MedianStoppingRule(time_attr="step", grace_period=e["grace"], min_samples_required=max(1, e["startup"]))
+    return FIFOScheduler()
+
+
+def _rows(results, spec: SweepSpec) -> list[dict[str, Any]]:
+    rows = []
+    for res in results:
+        m = dict(res.metrics or {})
+        params = overrides_of({k: res.config[k] for k in res.config}, spec)
+        row = {"id": Path(res.path).name, "params": params, "metric": m.get(OBJECTIVE), "metrics": {},
+               "reports": int(m.get("step") or 0), "error": None,
+               "time_s": round(float(m.get("trial_time_s", m.get("time_total_s", 0.0))), 2)}
+        if res.error is not None:
+            row.update(status="failed", metric=None, error=str(res.error).strip().splitlines()[-1][:300])
+        elif m.get("final"):
+            row.update(status="ok", metrics={k: m[k] for k in SUMMARY_KEYS if k in m})
+        else:
+            row.update(status="pruned", error=f"stopped by the scheduler at report {row['reports']}")
+        rows.append(row)
+    return rows
+
+
+def run_ray(spec: SweepSpec, out: Path, *, parallel: int = 1, address: str | None = None,
+            retry_failed: bool = False) -> list[dict[str, Any]]:
+    """Run (or resume) the sweep with Ray Tune; returns the result rows of every trial."""
+    try:
+        import ray
+        from ray import tune
+    except ImportError as exc:  # the optional extra
+        raise RuntimeError("executor.type ray needs Ray: pip install 'lfmgym[ray]'") from exc
+
+    out = Path(out).resolve()
+    storage = out / "ray"
+    storage.mkdir(parents=True, exist_ok=True)
+    started_here = not ray.is_initialized()
+    if started_here:
+        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        if address:
+            kwargs["address"] = address
+        else:
+            kwargs["_node_ip_address"] = "127.0.0.1"
+        ray.init(**kwargs)
+    try:
+        ex = spec.executor
+        trainable = tune.with_resources(
+            tune.with_parameters(_trainable, spec=spec, out=str(out), cwd=os.getcwd()),
+            {"cpu": ex["num_cpus"], "gpu": ex["num_gpus"]},
+        )
+        path = storage / "tune"
+        if tune.Tuner.can_restore(str(path)):
+            tuner = tune.Tuner.restore(str(path), trainable, resume_unfinished=True, restart_errored=retry_failed)
+        else:
+            grid = spec.search["algorithm"] == "grid"
+            tuner = tune.Tuner(
+                trainable,
+                param_space=tune_space(spec),
+                tune_config=tune.TuneConfig(
+                    metric=OBJECTIVE, mode=spec.metric["mode"], search_alg=_search_alg(spec),
+                    scheduler=_scheduler(spec), num_samples=1 if grid else spec.n_trials,
+                    max_concurrent_trials=parallel, trial_dirname_creator=lambda t: _trial_name(t.trial_id),
+                ),
+                run_config=tune.RunConfig(name="tune", storage_path=str(storage), verbose=0),
+            )
+        return _rows(tuner.fit(), spec)
+    finally:
+        if started_here:
+            ray.shutdown()
