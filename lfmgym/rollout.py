@@ -5,9 +5,9 @@ A *policy* maps a batch of transcripts to one assistant message each::
     class Policy(Protocol):
         def act(self, observations: list[Messages], tasks: list[Task]) -> list[Generation]: ...
 
-The runner keeps every live episode in step: on each turn it gathers the transcripts of all
-episodes still running, asks the policy for all of them in **one** call (so a model backend
-batches them), then steps each environment. Episodes that finish drop out; the rest go on.
+:func:`run_episodes` plays them through the one rollout engine (:mod:`lfmgym.engine`): batched
+generation, env steps in worker threads, per-step / per-episode time and token budgets, one
+:class:`EpisodeRecord` per episode.
 
 Built-in policies: :class:`OraclePolicy` (replays the env's demonstrations), :class:`RandomPolicy`
 (junk and malformed tool calls, for fuzzing) and :class:`ModelPolicy` (any generation backend).
@@ -18,12 +18,12 @@ from __future__ import annotations
 import string
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from lfmgym.backends.base import Generation, GenerationBackend
+from lfmgym.engine import Budgets, EpisodeRecord, ExtraReward, RolloutEngine
 from lfmgym.env import Env, Task
 
 __all__ = [
@@ -111,11 +111,14 @@ class RandomPolicy:
 class ModelPolicy:
     """A language model through a :class:`~lfmgym.backends.base.GenerationBackend`.
 
+    Backends built on a Hugging Face tokenizer (transformers, vLLM) expose a token generator:
+    the engine then plays episodes token-in/token-out (prompt ids + sampled ids + feedback ids,
+    never decoded and re-tokenized). Other backends (an OpenAI-compatible endpoint) return text.
+
     Args:
         backend: the generation backend.
         temperature, top_p, max_new_tokens: decoding settings (temperature 0 = greedy).
-        seed: base seed; each call advances it so repeated calls sample differently but
-            reproducibly.
+        seed: base seed of text-level sampling (token-level episodes are seeded per episode).
     """
 
     def __init__(self, backend: GenerationBackend, *, temperature: float = 0.0, top_p: float = 1.0,
@@ -126,6 +129,7 @@ class ModelPolicy:
         self.max_new_tokens = max_new_tokens
         self.seed = seed
         self._calls = 0
+        self.generator = getattr(backend, "token_generator", None)
 
     def act(self, observations: list[Messages], tasks: list[Task]) -> list[Generation]:
         seed = None if self.seed is None else self.seed + self._calls
@@ -137,77 +141,37 @@ class ModelPolicy:
         return [o[0] for o in outs]
 
     def chat(self, messages: Messages) -> str:
-        """One reply to one transcript: the ``messages -> str`` shape of a sub-model.
+        """One greedy-or-sampled reply to one transcript: the ``messages -> str`` shape of a sub-model.
 
-        Envs that let the model call a sub-model (``llm_query`` in ``long_context``) get this
-        from :func:`run_episodes`, so sub-calls are made by the policy itself.
+        Envs that let the model call a sub-model (``llm_query`` in ``long_context``) get this from
+        the engine, so sub-calls are made by the policy itself.
         """
         return self.act([messages], [Task(id="sub-call", prompt="", answer="")])[0].text
 
 
-@dataclass
-class EpisodeRecord:
-    """Everything about one finished episode.
-
-    Attributes:
-        env_name: the environment's registry name.
-        task: the task played.
-        messages: the full transcript.
-        reward: the episode's total reward (the last step's reward).
-        components: every reward component and metric from the env.
-        terminated / truncated: how it ended (final answer / turn limit).
-        generations: the policy's output for each assistant turn (token ids, finished flags).
-        info: the env's info dict of the last step.
-    """
-
-    env_name: str
-    task: Task
-    messages: Messages
-    reward: float = 0.0
-    components: dict[str, float] = field(default_factory=dict)
-    terminated: bool = False
-    truncated: bool = False
-    generations: list[Generation] = field(default_factory=list)
-    info: dict[str, Any] = field(default_factory=dict)
-    latency_s: float = 0.0
-
-    @property
-    def turns(self) -> int:
-        return len(self.generations)
-
-    @property
-    def completion_text(self) -> str:
-        return "\n".join(g.text for g in self.generations)
-
-    @property
-    def length_capped(self) -> bool:
-        """True when any turn hit the generation length cap (no end-of-sequence)."""
-        return any(not g.finished for g in self.generations)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "env": self.env_name,
-            "task_id": self.task.id,
-            "difficulty": self.task.difficulty,
-            "messages": self.messages,
-            "reward": self.reward,
-            "components": self.components,
-            "terminated": self.terminated,
-            "truncated": self.truncated,
-            "turns": self.turns,
-            "finished": [g.finished for g in self.generations],
-        }
-
-
 def _progress(total: int, description: str, enabled: bool):
+    """A rich bar on a terminal; plain lines (every ~10 %) when the output is a file or pipe."""
     if not enabled:
-        return None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        return None, None
+    import sys
 
-    prog = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    prog.start()
-    prog.add_task(description, total=total)
-    return prog
+    if sys.stderr.isatty():
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        prog = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        prog.start()
+        task_id = prog.add_task(description, total=total)
+        return prog, lambda _rec: prog.advance(task_id)
+    state = {"done": 0, "t0": time.perf_counter()}
+    step = max(1, total // 10)
+
+    def line(_rec):
+        state["done"] += 1
+        if state["done"] % step == 0 or state["done"] == total:
+            print(f"{description}: {state['done']}/{total} episodes ({time.perf_counter() - state['t0']:.0f}s)",
+                  file=sys.stderr, flush=True)
+
+    return None, line
 
 
 def run_episodes(
@@ -216,21 +180,29 @@ def run_episodes(
     tasks: Sequence[Task] | int,
     *,
     seed: int = 0,
+    seeds: Sequence[int] | None = None,
     batch_size: int = 64,
     env_kwargs: dict[str, Any] | None = None,
     progress: bool = False,
     description: str = "rollouts",
+    budgets: Budgets | None = None,
+    workers: int = 16,
+    strict_tokens: bool = False,
+    extra_rewards: Sequence[ExtraReward] = (),
+    on_done: Callable[[EpisodeRecord], None] | None = None,
 ) -> list[EpisodeRecord]:
-    """Play one episode per task with ``policy``, advancing up to ``batch_size`` episodes together.
+    """Play one episode per task with ``policy`` through the :class:`~lfmgym.engine.RolloutEngine`.
 
     Args:
         env_factory: a zero-argument callable returning a fresh env, or a registered env name.
-        policy: see :class:`Policy`.
+        policy: see :class:`Policy` (a :class:`ModelPolicy` plays token-level).
         tasks: the tasks to play, or a number of tasks to draw with ``seed``.
-        seed: seeds task drawing (when ``tasks`` is an int) and each env's reset.
-        batch_size: episodes advanced in one policy call (1 = one at a time).
+        seed: seeds task drawing (when ``tasks`` is an int); episode ``i`` is seeded ``seed + i``.
+        seeds: explicit episode seeds (one per task), e.g. to split tasks over processes.
+        batch_size: most episodes in one generation call (1 = one at a time).
         env_kwargs: constructor arguments when ``env_factory`` is a name.
-        progress: show a rich progress bar.
+        progress: show progress (a bar on a terminal, plain lines otherwise).
+        budgets, workers, strict_tokens, extra_rewards, on_done: see :class:`~lfmgym.engine.RolloutEngine`.
 
     Returns:
         One :class:`EpisodeRecord` per task, in the order of ``tasks``.
@@ -245,57 +217,19 @@ def run_episodes(
     tasks = list(tasks)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    records: list[EpisodeRecord | None] = [None] * len(tasks)
-    prog = _progress(len(tasks), description, progress)
-    envs: dict[int, Env] = {}
+    seeds = [seed + i for i in range(len(tasks))] if seeds is None else list(seeds)
+    prog, tick = _progress(len(tasks), description, progress)
+
+    def done(rec: EpisodeRecord) -> None:
+        if tick is not None:
+            tick(rec)
+        if on_done is not None:
+            on_done(rec)
+
+    engine = RolloutEngine(policy, batch_size=batch_size, budgets=budgets, workers=workers,
+                           strict_tokens=strict_tokens, extra_rewards=extra_rewards, on_done=done)
     try:
-        for start in range(0, len(tasks), batch_size):
-            chunk = list(range(start, min(start + batch_size, len(tasks))))
-            envs, obs = {}, {}
-            for i in chunk:
-                env = env_factory()
-                # Recursive envs call a sub-model; by default that is the policy being rolled out.
-                if isinstance(policy, ModelPolicy) and hasattr(env, "set_sub_model") and getattr(env, "sub_model", None) is None:
-                    env.set_sub_model(policy.chat)
-                o, _ = env.reset(seed=seed + i, options={"task": tasks[i]})
-                envs[i], obs[i] = env, o
-                records[i] = EpisodeRecord(env_name=env.name, task=tasks[i], messages=o)
-            live = list(chunk)
-            while live:
-                t0 = time.perf_counter()
-                gens = policy.act([obs[i] for i in live], [tasks[i] for i in live])
-                dt = (time.perf_counter() - t0) / max(len(live), 1)
-                if len(gens) != len(live):
-                    raise RuntimeError(f"policy returned {len(gens)} generations for {len(live)} observations")
-                still = []
-                for i, gen in zip(live, gens):
-                    if isinstance(gen, str):
-                        gen = Generation(gen)
-                    rec = records[i]
-                    rec.generations.append(gen)
-                    rec.latency_s += dt
-                    o, r, term, trunc, info = envs[i].step(gen.text)
-                    obs[i] = o
-                    rec.messages, rec.info = o, info
-                    if term or trunc:
-                        rec.reward, rec.terminated, rec.truncated = r, term, trunc
-                        rec.components = info.get("reward_components", {})
-                        envs[i].close()
-                        if prog:
-                            prog.advance(prog.task_ids[0])
-                    else:
-                        still.append(i)
-                live = still
+        return engine.play(env_factory, tasks, seeds)
     finally:
-        if prog:
+        if prog is not None:
             prog.stop()
-        # A policy or env that raised leaves episodes open: close them now, so envs holding
-        # processes (the long_context sandbox) do not wait for the garbage collector.
-        for i, env in envs.items():
-            record = records[i]  # set as soon as the env in `envs` was reset
-            if not (record.terminated or record.truncated):
-                try:
-                    env.close()
-                except Exception:
-                    pass
-    return records  # type: ignore[return-value]

@@ -21,20 +21,31 @@ __all__ = ["WeightedSum", "ComposedReward", "as_info"]
 class WeightedSum:
     """``WeightedSum(weights)(components) -> (total, components)``; picklable.
 
+    This is the one weighted sum of lfmgym: :meth:`lfmgym.Env.total_reward` (env episodes, the
+    rollout engine's records for eval, the DPO jury and GRPO) and :class:`ComposedReward` use it.
+
+    Args:
+        weights: weight per component name.
+        missing: ``"error"`` (a weighted component that was not computed is a configuration
+            error) or ``"zero"`` (it counts 0: an episode cut before the env scored everything).
+
     Raises:
-        KeyError: a component with a non-zero weight is missing (a configuration error).
+        KeyError: a component with a non-zero weight is missing (``missing="error"``).
         ValueError: a weighted component is not a finite number.
     """
 
-    def __init__(self, weights: Mapping[str, float]):
+    def __init__(self, weights: Mapping[str, float], missing: str = "error"):
         bad = {k: w for k, w in weights.items() if not isinstance(w, (int, float)) or not math.isfinite(w)}
         if bad:
             raise ValueError(f"weights must be finite numbers, got {bad}")
+        if missing not in ("error", "zero"):
+            raise ValueError(f"missing: must be 'error' or 'zero', got {missing!r}")
         self.weights = {str(k): float(w) for k, w in weights.items()}
+        self.missing = missing
 
     def __call__(self, components: Mapping[str, float | None]) -> tuple[float, dict[str, float | None]]:
         missing = [k for k, w in self.weights.items() if w != 0.0 and k not in components]
-        if missing:
+        if missing and self.missing == "error":
             raise KeyError(f"reward components {missing} have weights but were not computed; got {sorted(components)}")
         total = 0.0
         for name, w in self.weights.items():
