@@ -157,8 +157,8 @@ class _ScorerRaisesWithoutAnswer(CapitalsEnv):
 
 def test_conformance_kit_catches_demonstrations_above_the_declared_range():
     class Doubled(CapitalsEnv):
-        def total_reward(self, components):
-            return 2 * super().total_reward(components)
+        def total_reward(self, components, weights=None):
+            return 2 * super().total_reward(components, weights)
 
     report = check_env(Doubled, n_junk=20, raise_on_failure=False)
     assert any("demonstrations" in f and "reward 2.000 (max 1.0)" in f for f in report.failures), report.failures
