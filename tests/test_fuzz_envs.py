@@ -27,6 +27,8 @@ def _kwargs(name: str) -> dict:
     # so its steps stay fast; cells that do run are bounded by a short cell timeout.
     if name == "long_context":
         return {"cell_timeout": 2.0, "episode_timeout": 10.0, "context_lengths": {0: 2_000, 1: 2_000, 2: 2_000, 3: 2_000}}
+    if name == "long_context_direct":  # one turn per episode: every step draws a new task, so keep them short
+        return {"context_lengths": {0: 2_000, 1: 2_000, 2: 2_000, 3: 2_000}}
     return {}
 
 

@@ -35,7 +35,8 @@ def repl(code: str) -> str:
 
 @pytest.fixture
 def env():
-    environment = LongContextEnv(context_lengths=SMALL, cell_timeout=5.0)
+    # The protocol tests read len(context): families whose context is one str.
+    environment = LongContextEnv(context_lengths=SMALL, cell_timeout=5.0, families=["needle", "multi_hop"])
     yield environment
     environment.close()
 
@@ -71,7 +72,7 @@ def test_oracle_scores_full_marks_for_every_family_at_every_length():
         family_env = LongContextEnv(families=[family])
         for tier in LENGTHS:
             tasks.append(family_env.sample_task(np.random.default_rng(100 + tier), tier))
-    records = run_episodes(lambda: LongContextEnv(), OraclePolicy(LongContextEnv()), tasks, batch_size=4)
+    records = run_episodes(lambda: LongContextEnv(sub_model="oracle"), OraclePolicy(LongContextEnv()), tasks, batch_size=4)
     for record in records:
         assert record.terminated and record.components["correct"] == 1.0, (record.task.id, record.components)
         assert record.components["cell_errors"] == 0.0
@@ -222,6 +223,8 @@ def test_llm_query_uses_the_configured_sub_model_and_counts_calls():
     _, _, term, _, info = env.step(repl("FINAL('x')"))
     components = info["reward_components"]
     assert components["sub_calls"] == 2.0 and components["sub_call_errors"] == 1.0 and components["sub_call_depth"] == 1.0
+    # every call's prompt and reply, at 4 characters a token without a tokenizer: 61 + 24, then 1 + 5 characters
+    assert components["sub_tokens"] == 16 + 6 + 1 + 2
     assert len(calls) == 2
     env.close()
 
@@ -232,9 +235,14 @@ def test_llm_query_refuses_long_prompts_and_missing_sub_model():
     _, _, _, _, info = env.step(repl("llm_query('x' * 101)"))
     assert "reads at most 100" in info["new_messages"][0]["content"]
     env.close()
-    bare = LongContextEnv(context_lengths=SMALL)
-    messages, _ = bare.reset(seed=0)
+    off = LongContextEnv(context_lengths=SMALL, sub_model="none")
+    messages, _ = off.reset(seed=0)
     assert "not available" in messages[0]["content"]
+    _, _, _, _, info = off.step(repl("llm_query('hello')"))
+    assert "llm_query is not available" in info["new_messages"][0]["content"]
+    off.close()
+    bare = LongContextEnv(context_lengths=SMALL)  # "policy": nobody has set one yet
+    bare.reset(seed=0)
     _, _, _, _, info = bare.step(repl("llm_query('hello')"))
     assert "no sub-model is configured" in info["new_messages"][0]["content"]
     bare.set_sub_model(echo_sub_model([]))

@@ -6,19 +6,24 @@ and chunk lengths, the question, and the REPL protocol (:mod:`.repl`). The model
 code cells to inspect it, may call ``llm_query(prompt)`` on pieces of it, and answers with
 ``FINAL(text)``, ``FINAL_VAR("name")`` or ``answer["content"]`` + ``answer["ready"] = True``.
 
-The sub-model behind ``llm_query`` is any callable ``messages -> str``: pass ``sub_model=`` or call
-:meth:`LongContextEnv.set_sub_model` (see :mod:`.submodel` to wrap a policy or a generation
-backend; by default a rollout should hand the env its own policy). Without one, ``llm_query``
-tells the model it is unavailable; the procedural tasks never need it.
+The sub-model behind ``llm_query`` is, by default, the policy being rolled out (the rollout
+engine calls :meth:`LongContextEnv.set_sub_model`); ``sub_model=`` chooses an oracle, a keyword
+rule, a separate checkpoint or an OpenAI-compatible endpoint instead (:mod:`.submodel`), or
+``"none"`` to leave ``llm_query`` out. Every sub-call's tokens are counted into the episode.
 
 Difficulty = context length tier (:data:`.tasks.LENGTHS`: 10k, 50k, 250k, 1M characters); the
-family (needle, aggregation, multi_hop, pairwise) is drawn at random.
+family is drawn at random: four procedural ones that code alone solves (needle, aggregation,
+multi_hop, pairwise) and three semantic ones whose labels only a model can read
+(sentiment_count, ticket_count, label_aggregate; :mod:`.semantic`). The number of items needing
+a judgment grows with the length. :class:`.direct.LongContextDirectEnv` plays the same tasks with
+the context in the prompt and no REPL: the baseline that says whether the REPL helps.
 
 Reward components:
     ``correct`` (weight 1.0): normalized exact match of the final answer with the gold answer
         (:func:`lfmgym.rewards.qa.exact_match`).
     metrics (weight 0): ``f1`` (token F1), ``answered``, ``cells_run``, ``cell_errors``,
-        ``sub_calls``, ``sub_call_errors``, ``sub_call_depth``, ``answer_from_variable``
+        ``sub_calls``, ``sub_call_errors``, ``sub_call_depth``, ``sub_tokens`` (prompt and reply
+        tokens of every sub-model call, nested ones included), ``answer_from_variable``
         (FINAL_VAR or the ``answer`` dict, rather than a literal FINAL).
 """
 
@@ -32,7 +37,9 @@ import numpy as np
 from lfmgym.env import Env, Episode, Task
 
 from lfmgym.envs.long_context.repl import ReplSession, SubCallBudget, SubModel, system_prompt
-from lfmgym.envs.long_context.tasks import FAMILIES, LENGTHS, context_summary, generate
+from lfmgym.envs.long_context.semantic import oracle_sub_model
+from lfmgym.envs.long_context.submodel import PerTaskSubModel, resolve_sub_model, token_counter
+from lfmgym.envs.long_context.tasks import LENGTHS, check_task_args, context_summary, generate
 
 __all__ = ["LongContextEnv"]
 
@@ -41,10 +48,17 @@ class LongContextEnv(Env):
     """See the module docstring.
 
     Args:
-        families: task families to draw from (default: all of :data:`.tasks.FAMILIES`).
+        families: task families to draw from, or the groups ``"procedural"`` / ``"semantic"``
+            (default: all of :data:`.tasks.FAMILIES`).
         context_lengths: ``{tier: characters}`` overriding :data:`.tasks.LENGTHS`.
-        sub_model: the callable behind ``llm_query`` (``messages -> str``), or ``None``.
+        sub_model: what answers ``llm_query``: ``"policy"`` (default: set by the rollout engine),
+            ``"oracle"``, ``"keyword"``, ``"none"``, ``"openai:<url>"``, a model preset or
+            checkpoint path, or a callable ``messages -> str`` (see :mod:`.submodel`).
+        sub_model_args: constructor arguments of a model sub-model's backend (e.g.
+            ``{"model": "served-name"}`` for an endpoint, ``{"device": "cpu"}``).
+        sub_max_new_tokens: reply cap of a model sub-model.
         max_sub_calls: ``llm_query`` calls per episode, all depths together.
+        max_sub_tokens: sub-model tokens (prompts and replies) per episode; ``None`` = no limit.
         max_depth: 1 = ``llm_query`` is a plain model call; 2+ = sub-calls are REPL episodes too.
         sub_prompt_chars: the longest prompt ``llm_query`` accepts.
         sub_max_turns: turns of a nested REPL episode (``max_depth > 1``).
@@ -68,8 +82,11 @@ class LongContextEnv(Env):
         *,
         families: Sequence[str] | None = None,
         context_lengths: dict[int, int] | None = None,
-        sub_model: SubModel | None = None,
-        max_sub_calls: int = 16,
+        sub_model: str | SubModel | None = "policy",
+        sub_model_args: dict[str, Any] | None = None,
+        sub_max_new_tokens: int = 256,
+        max_sub_calls: int = 32,
+        max_sub_tokens: int | None = None,
         max_depth: int = 1,
         sub_prompt_chars: int = 50_000,
         sub_max_turns: int = 4,
@@ -82,26 +99,18 @@ class LongContextEnv(Env):
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
-        unknown = set(families or ()) - set(FAMILIES)
-        if unknown:
-            raise ValueError(f"families: unknown {sorted(unknown)}; known: {sorted(FAMILIES)}")
-        if families is not None and not families:
-            raise ValueError("families: must name at least one family")
-        lengths = {int(k): int(v) for k, v in (context_lengths or {}).items()}  # JSON keys are str
-        bad = {k: v for k, v in lengths.items() if k not in LENGTHS or v < 1_000}
-        if bad:
-            raise ValueError(f"context_lengths: tiers must be in {sorted(LENGTHS)} and lengths >= 1000, got {bad}")
+        self.families, self.context_lengths = check_task_args(families, context_lengths)
         for field_name, value in (("max_sub_calls", max_sub_calls), ("max_depth", max_depth),
                                   ("sub_prompt_chars", sub_prompt_chars), ("sub_max_turns", sub_max_turns),
                                   ("output_chars", output_chars), ("max_cells_per_turn", max_cells_per_turn)):
             if int(value) < (0 if field_name == "max_sub_calls" else 1):
                 raise ValueError(f"{field_name}: must be positive, got {value!r}")
-        if sub_model is not None and not callable(sub_model):
-            raise ValueError("sub_model: must be a callable taking chat messages and returning text")
-        self.families = tuple(families or FAMILIES)
-        self.context_lengths = {**LENGTHS, **lengths}
-        self.sub_model = sub_model
+        if max_sub_tokens is not None and int(max_sub_tokens) < 1:
+            raise ValueError(f"max_sub_tokens: must be positive or None, got {max_sub_tokens!r}")
+        self.llm_query_enabled = sub_model != "none"
+        self.sub_model = resolve_sub_model(sub_model, args=sub_model_args, max_new_tokens=int(sub_max_new_tokens))
         self.max_sub_calls = int(max_sub_calls)
+        self.max_sub_tokens = None if max_sub_tokens is None else int(max_sub_tokens)
         self.max_depth = int(max_depth)
         self.sub_prompt_chars = int(sub_prompt_chars)
         self.sub_max_turns = int(sub_max_turns)
@@ -124,8 +133,12 @@ class LongContextEnv(Env):
         if sub_model is not None and not callable(sub_model):
             raise ValueError("sub_model: must be a callable taking chat messages and returning text")
         self.sub_model = sub_model
-        if self.session is not None:
+        self.llm_query_enabled = sub_model is not None or self.llm_query_enabled
+        if self.session is not None and self.episode is not None:
+            if isinstance(sub_model, PerTaskSubModel):
+                sub_model = sub_model.for_task(self.episode.task)
             self.session.sub_model = sub_model
+            self.session.budget.count = token_counter(sub_model)[0]
 
     # ------------------------------------------------------------------ tasks
 
@@ -139,13 +152,17 @@ class LongContextEnv(Env):
                 f"The context is {context_summary(task.meta['context'])}. It is loaded in the REPL as "
                 "`context` and is not shown here.")
 
-    def _new_session(self, task: Task) -> ReplSession:
+    def _new_session(self, task: Task, sub_model: SubModel | None = None) -> ReplSession:
         if "context" not in task.meta:
             raise ValueError(f"task {task.id}: meta['context'] (the long input) is missing")
+        sub_model = sub_model or self.sub_model
+        if isinstance(sub_model, PerTaskSubModel):
+            sub_model = sub_model.for_task(task)
+        count, _ = token_counter(sub_model)
         return ReplSession(
             task.meta["context"],
-            sub_model=self.sub_model,
-            budget=SubCallBudget(limit=self.max_sub_calls),
+            sub_model=sub_model,
+            budget=SubCallBudget(limit=self.max_sub_calls, token_limit=self.max_sub_tokens, count=count),
             max_depth=self.max_depth,
             sub_prompt_chars=self.sub_prompt_chars,
             sub_max_turns=self.sub_max_turns,
@@ -186,6 +203,7 @@ class LongContextEnv(Env):
             "sub_calls": float(budget.calls),
             "sub_call_errors": float(budget.errors),
             "sub_call_depth": float(budget.max_depth_used),
+            "sub_tokens": float(budget.tokens),
         }
 
     # ------------------------------------------------------------------ scoring
@@ -195,7 +213,8 @@ class LongContextEnv(Env):
 
         aliases = [str(a) for a in task.answer] if isinstance(task.answer, (list, tuple)) else [str(task.answer)]
         pred = episode.final_answer
-        names = ("cells_run", "cell_errors", "sub_calls", "sub_call_errors", "sub_call_depth", "answer_from_variable")
+        names = ("cells_run", "cell_errors", "sub_calls", "sub_call_errors", "sub_call_depth", "sub_tokens",
+                 "answer_from_variable")
         metrics = {k: float(episode.state.get(k, 0.0)) for k in names}
         return {
             "correct": float(exact_match(pred, aliases)) if pred else 0.0,
@@ -207,12 +226,16 @@ class LongContextEnv(Env):
     # ------------------------------------------------------------------ demonstrations
 
     def demonstrate(self, task: Task) -> list[dict[str, Any]]:
-        """The gold code cells of ``task`` with the REPL output they really produce."""
+        """The gold code cells of ``task`` with the REPL output they really produce.
+
+        The ``llm_query`` calls of a semantic task are answered correctly (:func:`.semantic.oracle_sub_model`),
+        whatever the env's sub-model: a demonstration shows what a right sub-call returns.
+        """
         cells = task.meta.get("gold_cells")
         if not cells:
             raise ValueError(f"task {task.id}: meta['gold_cells'] (the gold trajectory) is missing")
         messages = self.opening(task)
-        session = self._new_session(task)
+        session = self._new_session(task, oracle_sub_model(task) if "labels" in task.meta else None)
         try:
             for cell in cells:
                 messages.append({"role": "assistant", "content": cell})
@@ -235,7 +258,7 @@ class _PromptOnly:
     """The settings :func:`.repl.system_prompt` reads, without starting a sandbox."""
 
     def __init__(self, env: LongContextEnv):
-        self.sub_model = env.sub_model
+        self.llm_query_enabled = env.llm_query_enabled
         self.sub_prompt_chars = env.sub_prompt_chars
         self.output_chars = env.output_chars
         self.budget = SubCallBudget(limit=env.max_sub_calls)

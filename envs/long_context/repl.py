@@ -13,7 +13,8 @@ A :class:`ReplSession` owns one sandbox holding ``context``. Each assistant mess
 
 ``llm_query(prompt)`` inside the REPL calls the *sub-model* on the host: any callable taking chat
 messages and returning text. Calls are budgeted per episode (``max_sub_calls``, shared by nested
-calls) and by prompt length (``sub_prompt_chars``). With ``max_depth > 1`` a sub-call is itself
+calls), by prompt length (``sub_prompt_chars``) and by tokens (every sub-model call's prompt and
+reply are counted into :attr:`SubCallBudget.tokens`). With ``max_depth > 1`` a sub-call is itself
 a REPL episode: the sub-model gets the prompt as its own ``context`` and answers with ``FINAL``.
 """
 
@@ -87,20 +88,41 @@ class TurnOutcome:
     cells: list[CellResult] = field(default_factory=list)
 
 
+def _estimate_tokens(text: str) -> int:
+    return -(-len(text) // 4)
+
+
 @dataclass
 class SubCallBudget:
-    """``llm_query`` calls of one episode, shared by every depth."""
+    """``llm_query`` calls and sub-model tokens of one episode, shared by every depth.
+
+    ``tokens`` counts every sub-model call's prompt (all its messages) and reply, nested REPL
+    turns included, with ``count`` (the sub-model's tokenizer, or about 4 characters a token);
+    ``token_limit`` (``None`` = no limit) stops further calls once reached.
+    """
 
     limit: int
     calls: int = 0
     errors: int = 0
     max_depth_used: int = 0
+    tokens: int = 0
+    token_limit: int | None = None
+    count: Callable[[str], int] = _estimate_tokens
 
     def take(self) -> bool:
         if self.calls >= self.limit:
             return False
         self.calls += 1
         return True
+
+    def ask(self, sub_model: SubModel, messages: Messages) -> str:
+        """Call ``sub_model`` and count the tokens of its prompt and reply."""
+        if self.token_limit is not None and self.tokens >= self.token_limit:
+            raise RuntimeError(f"sub-call token budget exhausted: {self.tokens:,} of {self.token_limit:,} tokens used")
+        self.tokens += sum(self.count(str(m.get("content", ""))) for m in messages)
+        reply = str(sub_model(messages))
+        self.tokens += self.count(reply)
+        return reply
 
 
 def _strip_quotes(text: str) -> str:
@@ -149,6 +171,7 @@ class ReplSession:
     ) -> None:
         self.context = context
         self.sub_model = sub_model
+        self.llm_query_enabled = sub_model is not None  # what the system prompt says
         self.budget = budget if budget is not None else SubCallBudget(limit=16)
         self.depth = depth
         self.max_depth = max_depth
@@ -194,7 +217,7 @@ class ReplSession:
         try:
             if depth < self.max_depth:
                 return self._recursive_query(prompt, depth)
-            return str(self.sub_model([{"role": "user", "content": prompt}]))
+            return self.budget.ask(self.sub_model, [{"role": "user", "content": prompt}])
         except Exception:
             self.budget.errors += 1
             raise
@@ -221,7 +244,7 @@ class ReplSession:
         ]
         try:
             for _ in range(self.sub_max_turns):
-                reply = str(self.sub_model(messages))
+                reply = self.budget.ask(self.sub_model, messages)
                 outcome = child.step(reply)
                 if outcome.final is not None:
                     return outcome.final.text
@@ -309,7 +332,7 @@ class ReplSession:
 
 def system_prompt(session: ReplSession) -> str:
     """The REPL protocol, as the model reads it."""
-    if session.sub_model is None:
+    if not session.llm_query_enabled:
         sub = "`llm_query(prompt)` is not available in this run."
     else:
         sub = (f"`llm_query(prompt)` sends a str prompt (at most {session.sub_prompt_chars:,} characters) to a "

@@ -1,7 +1,8 @@
-"""Procedural long-context tasks with exact answers, from 10k to over 1M characters.
+"""Long-context tasks with exact answers, from 10k to over 1M characters.
 
-Four families, each a function ``(rng, target_chars, difficulty) -> Task`` whose context has at
-least ``target_chars`` characters:
+Four procedural families (below), solved by code alone, and three semantic ones (:mod:`.semantic`:
+reviews and support tickets whose labels only a model can read), each a function
+``(rng, target_chars, difficulty) -> Task`` whose context has at least ``target_chars`` characters:
 
 * ``needle``: S-NIAH-like retrieval. Filler prose hides several "access code" sentences for
   different vaults; the question asks for one vault's code. Context: one string.
@@ -20,14 +21,16 @@ exactly; :meth:`LongContextEnv.demonstrate` replays them.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from lfmgym.env import Task
 
-__all__ = ["FAMILIES", "LENGTHS", "generate", "context_summary"]
+from lfmgym.envs.long_context.semantic import SEMANTIC_FAMILIES
+
+__all__ = ["FAMILIES", "PROCEDURAL_FAMILIES", "SEMANTIC_FAMILIES", "LENGTHS", "generate", "context_summary"]
 
 # Difficulty tier -> target context length in characters.
 LENGTHS: dict[int, int] = {0: 10_000, 1: 50_000, 2: 250_000, 3: 1_000_000}
@@ -304,12 +307,45 @@ def pairwise(rng: np.random.Generator, target_chars: int, difficulty: int) -> Ta
     return _task("pairwise", f"{first}-{second}-{answer}", question, str(answer), docs, cells, difficulty)
 
 
-FAMILIES: dict[str, Callable[[np.random.Generator, int, int], Task]] = {
+# The procedural families are solved by code alone; the semantic ones need ``llm_query``.
+PROCEDURAL_FAMILIES: dict[str, Callable[[np.random.Generator, int, int], Task]] = {
     "needle": needle,
     "aggregation": aggregation,
     "multi_hop": multi_hop,
     "pairwise": pairwise,
 }
+FAMILIES: dict[str, Callable[[np.random.Generator, int, int], Task]] = {**PROCEDURAL_FAMILIES, **SEMANTIC_FAMILIES}
+
+
+FAMILY_GROUPS = {"procedural": tuple(PROCEDURAL_FAMILIES), "semantic": tuple(SEMANTIC_FAMILIES)}
+
+
+def check_task_args(families: Sequence[str] | str | None, context_lengths: dict[Any, Any] | None
+                    ) -> tuple[tuple[str, ...], dict[int, int]]:
+    """``(families, lengths)`` from an env's arguments; a clear error names the bad field.
+
+    ``families`` may name families and the groups ``"procedural"`` and ``"semantic"``; ``None`` is all.
+    """
+    if isinstance(families, str):
+        families = [families]
+    names: list[str] = []
+    for name in families if families is not None else FAMILIES:
+        for member in FAMILY_GROUPS.get(name, (name,)):
+            if member not in names:
+                names.append(member)
+    unknown = sorted(set(names) - set(FAMILIES))
+    if unknown:
+        raise ValueError(f"families: unknown {unknown}; known: {sorted(FAMILIES)} or the groups {sorted(FAMILY_GROUPS)}")
+    if not names:
+        raise ValueError("families: must name at least one family")
+    try:
+        lengths = {int(k): int(v) for k, v in (context_lengths or {}).items()}  # JSON keys are str
+    except (TypeError, ValueError, AttributeError):
+        raise ValueError(f"context_lengths: expected {{tier: characters}} integers, got {context_lengths!r}") from None
+    bad = {k: v for k, v in lengths.items() if k not in LENGTHS or v < 1_000}
+    if bad:
+        raise ValueError(f"context_lengths: tiers must be in {sorted(LENGTHS)} and lengths >= 1000, got {bad}")
+    return tuple(names), {**LENGTHS, **lengths}
 
 
 def generate(rng: np.random.Generator, difficulty: int, families: tuple[str, ...] | None = None,
