@@ -1,24 +1,46 @@
-"""Doom-loop detection: a completion that hit the length cap while repeating itself verbatim.
+"""Doom-loop detection: a completion that stopped without an ending while repeating itself.
 
-Definition (used for metrics, penalties and ``lfmgym loops``)::
+Definition (used for metrics, penalties, the stopping criterion and ``lfmgym loops``)::
 
-    loop  <=>  finished is not True  and  the tail is periodic
+    loop  <=>  finished is not True  and  the tail is a loop
 
-The tail is *periodic* with period ``p`` when the last ``c`` units satisfy ``x[t] == x[t - p]``
-for every ``t`` after the first period, with
+The tail is a loop with period ``p`` (the smallest that works) in any of these ways; the verdict's
+``kind`` says which:
 
-* ``p <= max_period`` (default **256**): repeated sentences and whole paragraphs of a small model
-  are 5-200 tokens; longer cycles with 3 repeats would need 768+ tokens of tail anyway;
-* coverage ``c >= min_coverage`` (default **64** units): short exact runs are normal formatting
-  (``----``, ``0 0 0 0`` matrix rows, ``...``); 64 units of exact periodicity at the very end of a
-  cap-hit completion is beyond any of them;
-* ``c >= min_repeats * p`` (default **3** repeats): a sentence said twice can be a legitimate
-  restatement or quote; three verbatim consecutive copies with no ending is a loop.
+* **exact** -- ``x[t] == x[t - p]`` over the last ``c`` units, with ``p <= max_period`` (default
+  **256**) and ``c >= max(min_coverage, min_repeats * p)`` (defaults **64** units, **3** repeats):
+  short exact runs are normal formatting (``----``, ``0 0 0 0`` rows, ``...``), a sentence said
+  twice can be a quote. Kinds ``periodic``, or ``short`` (``p <= 3`` units: ``the the``,
+  ``very,``, emoji, newlines) or ``digits`` (the period is digits and number punctuation:
+  ``1212``, ``0.3333``);
+* **long** -- two full copies are enough once ``p >= long_period`` (default **24**): at the
+  demo's 96-token turn cap a 40-token sentence said twice (and cut) is a loop;
+* **cut** -- exact except for the last ``cut_units`` (default **2**) units: the last period cut
+  mid-word or mid-token by the cap (in token units a cap never cuts a token, but a re-tokenized
+  text can end in a different token; in word units the last word is half a word);
+* **approximate** -- a sampled loop whose copies differ by a unit now and then: at least
+  ``max(min_coverage, min_repeats * p)`` units, every place of the period has a strict majority
+  value across the copies (a slot that varies in every copy is a list, not a slip), and at most
+  ``tolerance`` (default **0.1**, one unit in ten) of the units differ from that majority;
+* **counter** -- periodic once every number is replaced by a placeholder, with the numbers at
+  each place of the period constant or increasing by exactly one per copy, at least one
+  increasing (``Step 17: check again. Step 18: check again.``, ``"id": "call_19"`` ..
+  ``"call_20"``), and one period holding at least 3 non-digit tokens or 2 words with letters (so
+  counting ``1, 2, 3, ...`` stays a sequence). Multiplication tables (``7 x 3 = 21``: a second
+  number grows by 7), dated agendas (the weekday changes), CSV rows and lists (some value
+  changes) are not counters. Token ids need ``digits`` (see :func:`digit_token_map`); without it
+  the token unit has no counter rule.
 
-The reported ``period`` is the smallest such ``p`` (the fundamental cycle) and ``start`` the
-index where the periodic tail begins. ``finished=True`` (EOS seen) is never a loop, whatever the
-tail; ``finished=None`` (unknown, e.g. a text dump) judges the tail alone -- then legitimately
-periodic text (an identity matrix written out) looks like a loop too, so pass the flag when known.
+Units: token ids; ``"word"`` (lower-cased whitespace words); ``"char"``; and ``"text"`` (the
+default for strings): the word rules, then for rows without a verdict the exact rule on
+characters (digit runs and emoji with no space, newlines, short loops cut mid-word), with
+``4 x`` the periods and ``2 x min_coverage`` characters unless the period has no letter and no
+space between other characters (digits, emoji, CJK, newlines: about one token per character, so
+``min_coverage`` characters).
+
+``finished=True`` (EOS seen) is never a loop, whatever the tail; ``finished=None`` (unknown, e.g.
+a text dump) judges the tail alone -- then legitimately periodic text (an identity matrix written
+out) looks like a loop too, so pass the flag when known.
 
 Metrics from "Neural Text Generation with Unlikelihood Training" (Welleck et al., 2019), over the
 whole completion:
@@ -27,33 +49,51 @@ whole completion:
 * ``rep_l[l] = (1/|x|) * #{t : x[t] in x[t-l : t]}`` for l = 16, 32, 128 (share of units that
   repeat one of the previous ``l``).
 
-Everything is vectorized over the batch (row-wise sorts and column slices on tail-aligned rows):
-1,024 x 2,048 tokens take a few hundred milliseconds (``benchmarks/bench_rewards.py``); precision
-and recall on the labeled set in ``tests/data/doom_loops`` come from ``benchmarks/bench_doom_loop.py``.
-Known blind spot: sampled loops whose repeats differ by a token now and then are not exactly
-periodic and are not flagged.
+Everything is vectorized over the batch (row-wise sorts and column slices on tail-aligned rows;
+the near and counter rules check only the rows a vectorized probe lets through): 1,024 x 2,048
+tokens take well under a second (``benchmarks/bench_rewards.py``); precision and recall per kind
+on the labeled sets in ``tests/data/doom_loops`` come from ``benchmarks/bench_doom_loop.py``.
+Not seen: sampled loops whose copies gain or lose a unit (the approximate rule compares aligned
+copies), and loops shorter than the coverage rules (under 64 units with a period under 24).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from lfmgym.rewards._arrays import IdBatch, _row_ranks, as_id_batch, left_align, ngram_distinct_counts
+from lfmgym.rewards._arrays import IdBatch, _row_ranks, as_id_batch, left_align, ngram_distinct_counts, text_units
+from lfmgym.rewards._loop_tail import (
+    APPROX,
+    COUNTER,
+    CUT,
+    EXACT,
+    counter_tails,
+    exact_tails,
+    near_tails,
+    normalize_tokens,
+    normalize_words,
+)
 
 __all__ = [
     "DEFAULT_MAX_PERIOD",
     "DEFAULT_MIN_COVERAGE",
     "DEFAULT_MIN_REPEATS",
+    "DEFAULT_LONG_PERIOD",
+    "DEFAULT_TOLERANCE",
+    "DEFAULT_CUT_UNITS",
+    "KINDS",
     "SEQ_REP_NS",
     "REP_LS",
     "LoopVerdict",
     "detect_doom_loop",
     "detect_doom_loops",
     "detect_doom_loop_text",
+    "digit_token_map",
     "doom_loop_ratio",
     "DoomLoopPenalty",
 ]
@@ -61,8 +101,20 @@ __all__ = [
 DEFAULT_MAX_PERIOD = 256
 DEFAULT_MIN_COVERAGE = 64
 DEFAULT_MIN_REPEATS = 3
+DEFAULT_LONG_PERIOD = 24
+DEFAULT_TOLERANCE = 0.1
+DEFAULT_CUT_UNITS = 2
 SEQ_REP_NS = (1, 2, 3, 4)
 REP_LS = (16, 32, 128)
+KINDS = ("none", "periodic", "long", "cut", "approximate", "short", "digits", "counter")
+# Context a counter's period must hold besides its numbers: non-digit tokens / words with a letter.
+COUNTER_CONTEXT = {"token": 3, "word": 2}
+# The text unit's character pass: periods and the long rule scale by CHAR_SCALE; coverage doubles
+# unless the period has no letter and no whitespace (digits, emoji, CJK: ~1 token per character).
+CHAR_SCALE = 4
+_NUMERIC = re.compile(r"^[\d.,:;+\-/%\s]*\d[\d.,:;+\-/%\s]*$")
+_LETTER = re.compile(r"[A-Za-z]")
+_WORD = re.compile(r"\S+")
 
 
 @dataclass(frozen=True)
@@ -70,14 +122,19 @@ class LoopVerdict:
     """The doom-loop verdict for one completion.
 
     Attributes:
-        loop: the completion is a doom loop (periodic tail and not finished).
-        period: the smallest period of the periodic tail, or ``None`` when the tail is not
-            periodic (reported even for a finished completion, where ``loop`` stays False).
-        start: index (in units) where the periodic tail starts, or ``None``.
+        loop: the completion is a doom loop (a looping tail and not finished).
+        period: the smallest period of the looping tail in ``unit`` units, or ``None`` when the
+            tail does not loop (reported even for a finished completion, where ``loop`` stays
+            False).
+        start: index (in ``unit`` units) where the looping tail starts, or ``None``.
         seq_rep: ``{n: seq-rep-n}`` for n = 1..4.
         rep_l: ``{l: rep/l}`` for l = 16, 32, 128.
         length: number of units judged.
         finished: the finished flag it was judged with.
+        kind: which rule saw the loop (one of :data:`KINDS`); ``"none"`` when ``loop`` is False.
+        unit: the unit of ``period``, ``start`` and ``length`` (``"token"``, ``"word"``,
+            ``"char"``; the text unit reports ``"word"`` or, for a loop only characters show,
+            ``"char"``).
     """
 
     loop: bool
@@ -87,65 +144,44 @@ class LoopVerdict:
     rep_l: dict[int, float] = field(default_factory=dict)
     length: int = 0
     finished: bool | None = None
+    kind: str = "none"
+    unit: str = "token"
 
     def to_dict(self) -> dict[str, Any]:
         """A flat JSON-friendly dict (``seq_rep_4``, ``rep_128``, ...)."""
-        out: dict[str, Any] = {"loop": self.loop, "period": self.period, "start": self.start,
-                               "length": self.length, "finished": self.finished}
+        out: dict[str, Any] = {"loop": self.loop, "kind": self.kind, "period": self.period, "start": self.start,
+                               "length": self.length, "unit": self.unit, "finished": self.finished}
         out.update({f"seq_rep_{n}": v for n, v in self.seq_rep.items()})
         out.update({f"rep_{l}": v for l, v in self.rep_l.items()})
         return out
 
 
-def _check(max_period: int, min_coverage: int, min_repeats: int) -> None:
+def _check(max_period: int, min_coverage: int, min_repeats: int, long_period: int = DEFAULT_LONG_PERIOD,
+           tolerance: float = DEFAULT_TOLERANCE, cut_units: int = DEFAULT_CUT_UNITS) -> None:
     if max_period < 1:
         raise ValueError(f"max_period must be >= 1, got {max_period}")
     if min_coverage < 2:
         raise ValueError(f"min_coverage must be >= 2, got {min_coverage}")
     if min_repeats < 2:
         raise ValueError(f"min_repeats must be >= 2 (one copy is not a repetition), got {min_repeats}")
+    if long_period < 0:
+        raise ValueError(f"long_period must be >= 0 (0 turns the two-copy rule off), got {long_period}")
+    if not 0.0 <= tolerance < 0.5:
+        raise ValueError(f"tolerance must be in [0, 0.5), got {tolerance}")
+    if cut_units < 0:
+        raise ValueError(f"cut_units must be >= 0, got {cut_units}")
 
 
-def _periodic_tails(tails: np.ndarray, lengths: np.ndarray, max_period: int, min_coverage: int,
-                    min_repeats: int) -> tuple[np.ndarray, np.ndarray]:
-    """Smallest tail period (0 = none) and covered length per row of tail-aligned ``tails``.
-
-    A probe of the last few units at every lag (one ``[B, P]`` comparison) leaves only the rows
-    that can have period ``p``; those are checked on the last ``need = max(K, R*p) - p`` lag-``p``
-    matches, and the full run is measured only for rows that pass. This keeps 256 periods cheap.
-    """
-    B, L = tails.shape
-    period = np.zeros(B, dtype=np.int64)
-    covered = np.zeros(B, dtype=np.int64)
-    open_rows = np.ones(B, dtype=bool)
-    top_p = min(max_period, L - 1)
-    if top_p < 1:
-        return period, covered
-    # Cheap necessary condition for every (row, p) at once: the last PROBE units match at lag p.
-    # It must not exceed the fewest matches any period needs, so it never rejects a true loop.
-    fewest = min(max(min_coverage, min_repeats * p) - p for p in range(1, top_p + 1))
-    probe = max(1, min(4, fewest, L - top_p))
-    lagged = np.ones((B, top_p), dtype=bool)
-    for k in range(probe):
-        last = tails[:, L - 1 - k]
-        # column p-1 holds x[L-1-k-p] for p = 1..top_p
-        lagged &= tails[:, L - 1 - k - top_p: L - 1 - k][:, ::-1] == last[:, None]
-    for p in range(1, top_p + 1):
-        need = max(min_coverage, min_repeats * p) - p
-        if need + p > L:
-            break  # need + p never shrinks as p grows: no row is long enough any more
-        rows = np.flatnonzero(open_rows & lagged[:, p - 1] & (lengths >= need + p))
-        if rows.size == 0:
-            continue
-        ok_rows = rows[(tails[rows, L - need:] == tails[rows, L - need - p: L - p]).all(axis=1)]
-        for r in ok_rows.tolist():
-            row = tails[r, L - int(lengths[r]):]
-            mismatch = np.flatnonzero(row[p:] != row[:-p])
-            run = len(row) - p - (int(mismatch[-1]) + 1 if mismatch.size else 0)
-            period[r] = p
-            covered[r] = run + p
-            open_rows[r] = False
-    return period, covered
+def digit_token_map(tokenizer: Any) -> dict[int, str]:
+    """``{token id: digits}`` for every token of ``tokenizer`` that is only ASCII digits (after
+    the byte-level space marker ``Ġ``/``▁`` is dropped): what the counter rule needs on ids."""
+    vocab = tokenizer.get_vocab()
+    out = {}
+    for tok, i in vocab.items():
+        text = tok.lstrip("Ġ▁ ")
+        if text and text.isascii() and text.isdigit():
+            out[int(i)] = text
+    return out
 
 
 def _rep_metrics(batch: IdBatch, ls: Sequence[int]) -> tuple[np.ndarray, dict[int, np.ndarray]]:
@@ -228,6 +264,124 @@ def _finished_list(finished: Any, B: int) -> list[bool | None]:
     return [None if f is None else bool(f) for f in flags]
 
 
+@dataclass(frozen=True)
+class _Rules:
+    max_period: int
+    min_coverage: int
+    min_repeats: int
+    long_period: int
+    tolerance: float
+    cut_units: int
+
+    def chars(self) -> _Rules:
+        """The text unit's character pass: the exact rule only (characters are cut natively; long
+        periods cut mid-word are the word pass's cut rule)."""
+        return _Rules(self.max_period * CHAR_SCALE, self.min_coverage, self.min_repeats, 0, 0.0, 0)
+
+
+def _sparse(period: str) -> bool:
+    """A period with letters, or with spaces between other non-numeric characters, is ~4
+    characters a token; digits, emoji, CJK and whitespace runs are about one."""
+    if _LETTER.search(period):
+        return True
+    return not period.isspace() and not _NUMERIC.match(period) and any(ch.isspace() for ch in period)
+
+
+def _tail_chars(text: str, words: int) -> int:
+    """Characters from the start of the last ``words`` words of ``text`` to its end."""
+    spans = [m.start() for m in _WORD.finditer(text)]
+    return len(text) - spans[len(spans) - words] if 0 < words <= len(spans) else 0
+
+
+def _search(batch: IdBatch, rules: _Rules, normalize: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Period, covered length and rule code (``EXACT``/``CUT``/``APPROX``/``COUNTER``) per row.
+
+    ``normalize(i)`` gives row ``i`` with its numbers as placeholders (or None) for the counter
+    rule, asked only for rows no other rule flagged.
+    """
+    tails, lengths = left_align(batch), batch.lengths
+    r = rules
+    period, covered = exact_tails(tails, lengths, r.max_period, r.min_coverage, r.min_repeats, r.long_period)
+    code = np.where(period > 0, EXACT, 0).astype(np.int8)
+    if r.tolerance > 0 or r.cut_units > 0:
+        p2, c2, k2, _ = near_tails(tails, lengths, period == 0, r.max_period, r.min_coverage, r.min_repeats,
+                                   r.long_period, r.tolerance, r.cut_units)
+        hit = (period == 0) & (p2 > 0)
+        period, covered, code = np.where(hit, p2, period), np.where(hit, c2, covered), np.where(hit, k2, code)
+    if normalize is not None:
+        open_idx = np.flatnonzero(period == 0).tolist()
+        norms = [normalize(i) for i in open_idx]
+        found = counter_tails(norms, r.max_period, r.min_coverage, r.min_repeats, r.long_period, r.tolerance,
+                              r.cut_units, normalize.min_context, _align)
+        for i, res in zip(open_idx, found):
+            if res is not None:
+                period[i], covered[i], code[i] = res[0], int(lengths[i]) - res[1], COUNTER
+    return period, covered, code.astype(np.int8)
+
+
+def _align(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    batch = as_id_batch(rows, "token")
+    return left_align(batch), batch.lengths
+
+
+class _WordNumbers:
+    """Word rows with numbers as placeholders, for the counter rule."""
+
+    min_context = COUNTER_CONTEXT["word"]
+
+    def __init__(self, texts: Sequence[str]):
+        self.texts, self.vocab = texts, {}
+
+    def __call__(self, i: int):
+        return normalize_words(text_units(self.texts[i], "word"), self.vocab)
+
+
+class _TokenNumbers:
+    """Token rows with digit-token runs as one placeholder, for the counter rule."""
+
+    min_context = COUNTER_CONTEXT["token"]
+
+    def __init__(self, batch: IdBatch, digits: Mapping[int, str]):
+        self.batch, self.digits = batch, dict(digits)
+        self.placeholder = max(int(batch.ids.max()) if batch.ids.size else 0, max(self.digits, default=0)) + 1
+
+    def __call__(self, i: int):
+        row = self.batch.ids[i, : int(self.batch.lengths[i])]
+        return normalize_tokens(row, self.digits, self.placeholder)
+
+
+def _kind(code: int, p: int, c: int, units: Sequence[Any] | None, unit: str, rules: _Rules,
+          digits: Mapping[int, str] | None) -> str:
+    """The verdict's kind from the rule that fired and the looping period's content."""
+    if code == COUNTER:
+        return "counter"
+    if code == APPROX:
+        return "approximate"
+    if units is not None:
+        period = units[len(units) - p:]
+        if unit == "char":
+            text = "".join(period)
+            if _NUMERIC.match(text):
+                return "digits"
+            if len(text.split()) <= 3 and (len(text.split()) < 3 or p <= 24):
+                return "short"
+        elif unit == "word":
+            if all(_NUMERIC.match(w) for w in period):
+                return "digits"
+        elif digits and all(int(t) in digits for t in period):
+            return "digits"
+    if unit != "char" and p <= 3:
+        return "short"
+    if code == CUT:
+        return "cut"
+    if unit == "char" and units is not None and len(units) > p and not units[-1].isspace() \
+            and not units[len(units) - p].isspace():
+        return "cut"  # the text stops inside a word that the previous copy goes on with
+    if c < rules.min_repeats * p:
+        return "long"
+    return "periodic"
+
+
 def detect_doom_loops(
     completions: Any,
     finished: bool | Sequence[bool | None] | None = None,
@@ -236,6 +390,10 @@ def detect_doom_loops(
     max_period: int = DEFAULT_MAX_PERIOD,
     min_coverage: int = DEFAULT_MIN_COVERAGE,
     min_repeats: int = DEFAULT_MIN_REPEATS,
+    long_period: int = DEFAULT_LONG_PERIOD,
+    tolerance: float = DEFAULT_TOLERANCE,
+    cut_units: int = DEFAULT_CUT_UNITS,
+    digits: Mapping[int, str] | None = None,
     metrics: bool = True,
 ) -> list[LoopVerdict]:
     """Judge a batch of completions at once (see the module docstring for the definition).
@@ -243,22 +401,71 @@ def detect_doom_loops(
     Args:
         completions: token-id sequences (lists, arrays, tensors; or a 2-D array) or strings.
         finished: one flag for all, or one per completion; ``True`` = ended with EOS,
-            ``False`` = hit the length cap, ``None`` = unknown (judge the periodic tail alone).
-        unit: ``"token"`` for ids; ``"word"`` or ``"char"`` for strings; ``"auto"`` picks word
-            for strings and token otherwise.
+            ``False`` = hit the length cap, ``None`` = unknown (judge the tail alone).
+        unit: ``"token"`` for ids; ``"text"``, ``"word"`` or ``"char"`` for strings; ``"auto"``
+            picks text for strings and token otherwise.
         max_period, min_coverage, min_repeats: the thresholds ``P``, ``K``, ``R``.
+        long_period: periods from here on need only two full copies (0: off).
+        tolerance: share of units of an approximate loop that may differ from the majority of
+            their place in the period (0: exact loops only).
+        cut_units: units at the very end allowed to break the period (a cut last copy).
+        digits: ``{token id: its digits}`` (:func:`digit_token_map`) for the counter rule on ids.
         metrics: also compute seq-rep-n and rep/l (skip for speed when only the verdict matters).
     """
-    _check(max_period, min_coverage, min_repeats)
+    _check(max_period, min_coverage, min_repeats, long_period, tolerance, cut_units)
+    rules = _Rules(max_period, min_coverage, min_repeats, long_period, tolerance, cut_units)
     if unit == "auto":
         first = completions[0] if len(completions) else None
-        unit = "word" if isinstance(first, str) else "token"
-    batch = as_id_batch(completions, unit)
+        unit = "text" if isinstance(first, str) else "token"
+    base_unit = "word" if unit == "text" else unit
+    batch = as_id_batch(completions, base_unit)
     B = len(batch)
     flags = _finished_list(finished, B)
     if B == 0:
         return []
-    period, covered = _periodic_tails(left_align(batch), batch.lengths, max_period, min_coverage, min_repeats)
+    if base_unit == "word":
+        normalize: Any = _WordNumbers(completions)
+    elif base_unit == "token" and digits:
+        normalize = _TokenNumbers(batch, digits)
+    else:
+        normalize = None
+    if unit == "text":
+        # Words are 1-10 tokens (``the`` vs ``request_id=17)]<|tool_call_end|>``): the word rules
+        # run with R copies as their only coverage rule, then the tail must cover min_coverage
+        # words or CHAR_SCALE * min_coverage characters.
+        period, covered, code = _search(batch, replace(rules, min_coverage=2), normalize)
+        for i in np.flatnonzero((period > 0) & (covered < min_coverage)).tolist():
+            if _tail_chars(completions[i], int(covered[i])) < CHAR_SCALE * min_coverage:
+                period[i] = covered[i] = code[i] = 0
+    else:
+        period, covered, code = _search(batch, rules, normalize)
+    units_of: list[str] = [base_unit] * B
+    kinds: list[str] = ["none"] * B
+    lengths = batch.lengths.tolist()
+    starts: list[int | None] = [None] * B
+    periods: list[int | None] = [None] * B
+    for i in np.flatnonzero(period > 0).tolist():
+        words = text_units(completions[i], "word") if base_unit == "word" else None
+        chars = list(completions[i]) if base_unit == "char" else None
+        units = words if words is not None else chars if chars is not None else batch.ids[i, : lengths[i]].tolist()
+        kinds[i] = _kind(int(code[i]), int(period[i]), int(covered[i]), units, base_unit, rules, digits)
+        periods[i], starts[i] = int(period[i]), lengths[i] - int(covered[i])
+    if unit == "text":
+        open_idx = [i for i in range(B) if periods[i] is None]
+        if open_idx:
+            texts = [completions[i] for i in open_idx]
+            cbatch = as_id_batch(texts, "char")
+            cr = rules.chars()
+            cp, cc, ccode = _search(cbatch, cr)
+            for k in np.flatnonzero(cp > 0).tolist():
+                i, p, c = open_idx[k], int(cp[k]), int(cc[k])
+                text = texts[k]
+                if _sparse(text[len(text) - p:]) and c < 2 * min_coverage:
+                    continue  # ~4 characters a token: twice the coverage
+                units_of[i] = "char"
+                kinds[i] = _kind(int(ccode[k]), p, c, text, "char", cr, None)
+                periods[i], starts[i] = p, len(text) - c
+                lengths[i] = len(text)
     seq_rep: dict[int, np.ndarray] = {}
     rep: dict[int, np.ndarray] = {}
     if metrics:
@@ -272,18 +479,18 @@ def detect_doom_loops(
                 distinct_n = distinct[n]
             seq_rep[n] = np.where(total > 0, 1.0 - distinct_n / np.maximum(total, 1), 0.0)
     out = []
-    lengths = batch.lengths.tolist()
-    period_l, covered_l = period.tolist(), covered.tolist()
     for i in range(B):
-        periodic = period_l[i] > 0
+        loop = periods[i] is not None and flags[i] is not True
         out.append(LoopVerdict(
-            loop=periodic and flags[i] is not True,
-            period=period_l[i] if periodic else None,
-            start=lengths[i] - covered_l[i] if periodic else None,
+            loop=loop,
+            period=periods[i],
+            start=starts[i],
             seq_rep={n: float(v[i]) for n, v in seq_rep.items()},
             rep_l={l: float(v[i]) for l, v in rep.items()},
             length=lengths[i],
             finished=flags[i],
+            kind=kinds[i] if loop else "none",
+            unit=units_of[i],
         ))
     return out
 
@@ -293,38 +500,38 @@ def detect_doom_loop(
     finished: bool | None = None,
     *,
     unit: str = "auto",
-    max_period: int = DEFAULT_MAX_PERIOD,
-    min_coverage: int = DEFAULT_MIN_COVERAGE,
-    min_repeats: int = DEFAULT_MIN_REPEATS,
     metrics: bool = True,
+    **rules: Any,
 ) -> LoopVerdict:
     """Judge one completion: token ids (or a string, split by ``unit``) and its finished flag.
 
-    ``finished=None`` judges the periodic tail alone. See :func:`detect_doom_loops`.
+    ``finished=None`` judges the tail alone. ``rules`` are the thresholds of
+    :func:`detect_doom_loops` (``max_period``, ``min_coverage``, ..., ``digits``).
     """
-    return detect_doom_loops([token_ids], [finished], unit=unit, max_period=max_period,
-                             min_coverage=min_coverage, min_repeats=min_repeats, metrics=metrics)[0]
+    return detect_doom_loops([token_ids], [finished], unit=unit, metrics=metrics, **rules)[0]
 
 
 def detect_doom_loop_text(
     text: str,
     finished: bool | None = None,
     *,
-    unit: str = "word",
+    unit: str = "text",
     tokenizer: Any = None,
-    **thresholds: Any,
+    **rules: Any,
 ) -> LoopVerdict:
     """Judge a text when no token ids are at hand.
 
     With a ``tokenizer`` (anything with ``encode(text, add_special_tokens=False)``, e.g. a
-    transformers tokenizer) the text is tokenized; otherwise it is split into ``unit`` units
-    (``"word"``: lower-cased whitespace words, ``"char"``: code points) and the thresholds count
-    those units.
+    transformers tokenizer) the text is tokenized (and, for a transformers tokenizer, its digit
+    tokens feed the counter rule); otherwise it is judged in ``unit`` units (``"text"``: words,
+    then characters; ``"word"``; ``"char"``) and the thresholds count those units.
     """
     if tokenizer is not None:
         ids = tokenizer.encode(text, add_special_tokens=False)
-        return detect_doom_loop(ids, finished, unit="token", **thresholds)
-    return detect_doom_loop(text, finished, unit=unit, **thresholds)
+        if "digits" not in rules and hasattr(tokenizer, "get_vocab"):
+            rules["digits"] = digit_token_map(tokenizer)
+        return detect_doom_loop(ids, finished, unit="token", **rules)
+    return detect_doom_loop(text, finished, unit=unit, **rules)
 
 
 def doom_loop_ratio(items: Iterable[Any], finished: Any = None, **kwargs: Any) -> float:
@@ -359,7 +566,7 @@ def doom_loop_ratio(items: Iterable[Any], finished: Any = None, **kwargs: Any) -
 class DoomLoopPenalty:
     """Reward callable: ``penalty`` if the completion is a doom loop, else 0.
 
-    Uses ``completion_ids`` when given, else the completion's words; ``finished`` (a task or
+    Uses ``completion_ids`` when given, else the completion in the text unit; ``finished`` (a task or
     trainer field) is the EOS flag, ``None`` judging the tail alone. Picklable.
     """
 
@@ -367,7 +574,8 @@ class DoomLoopPenalty:
         if penalty > 0:
             raise ValueError(f"penalty must be <= 0, got {penalty}")
         _check(thresholds.get("max_period", DEFAULT_MAX_PERIOD), thresholds.get("min_coverage", DEFAULT_MIN_COVERAGE),
-               thresholds.get("min_repeats", DEFAULT_MIN_REPEATS))
+               thresholds.get("min_repeats", DEFAULT_MIN_REPEATS), thresholds.get("long_period", DEFAULT_LONG_PERIOD),
+               thresholds.get("tolerance", DEFAULT_TOLERANCE), thresholds.get("cut_units", DEFAULT_CUT_UNITS))
         self.penalty = float(penalty)
         self.thresholds = thresholds
         self.__name__ = "doom_loop"
@@ -376,5 +584,5 @@ class DoomLoopPenalty:
         if completion_ids is not None:
             verdict = detect_doom_loop(completion_ids, finished, unit="token", metrics=False, **self.thresholds)
         else:
-            verdict = detect_doom_loop(str(completion or ""), finished, unit="word", metrics=False, **self.thresholds)
+            verdict = detect_doom_loop(str(completion or ""), finished, unit="text", metrics=False, **self.thresholds)
         return self.penalty if verdict.loop else 0.0

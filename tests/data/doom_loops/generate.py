@@ -6,13 +6,14 @@ model was stuck repeating itself when generation stopped. Token ids imitate a 32
 "natural" text is drawn from a Zipf law over word ids; ids below 100 are digits and symbols.
 
 Positives (label true): loops of every period 1..50 after a natural prefix, loops that start
-late (only 3-5 repeats before the cap), long periods (60-200), tails judged without a
-finished flag, and sampled loops with one token changed about every other period (exact
-periodicity does not see these: the benchmark reports them as the detector's known blind spot). Negatives: natural text that hits the cap or ends, loops that *end* with EOS,
-tables whose cells change, counting, incrementing "Step N" near-loops, repeated code lines that
-end, and completions cut by the cap inside a short legitimate repetition (a zero row, a rule
-line, a sentence restated once) -- the cases that too low a ``min_coverage`` or ``min_repeats``
-would flag.
+late (only 3-5 repeats before the cap), long periods (60-200), two full copies of a 24-60 token
+period at the cap, tails judged without a finished flag, sampled loops with one token changed
+about every other period, and "Step N: <same words>." counter loops (ids 0-9 are the digits:
+judge them with ``digits={i: str(i) for i in range(10)}``). Negatives: natural text that hits
+the cap or ends, loops that *end* with EOS, tables whose cells change, counting, repeated code
+lines that end, and completions cut by the cap inside a short legitimate repetition (a zero row,
+a rule line, a sentence under 24 tokens restated once) -- the cases that too low a
+``min_coverage`` or ``min_repeats`` would flag.
 """
 
 from __future__ import annotations
@@ -73,7 +74,12 @@ def build(seed: int = 20250101) -> list[dict]:
         length = cap()
         unit = natural(rng, p)
         rows.append(row("tail_only_loop", i, (natural(rng, 100) + unit * length)[:length], None, True, p))
-    for i in range(10):  # sampled loops: one token in ~every other period differs (a known blind spot)
+    for i in range(10):  # two full copies of a long period, cut by the cap: a loop at a short cap
+        p = int(rng.integers(24, 61))
+        unit = natural(rng, p)
+        ids = natural(rng, int(rng.integers(10, 40))) + unit * 2 + unit[: int(rng.integers(0, p // 2))]
+        rows.append(row("long_two_copies", i, ids, False, True, p))
+    for i in range(10):  # sampled loops: one token in ~every other period differs
         p = int(rng.integers(10, 41))
         length = 512
         ids = (natural(rng, 60) + natural(rng, p) * length)[:length]
@@ -106,14 +112,14 @@ def build(seed: int = 20250101) -> list[dict]:
             ids += number(k) + [COMMA, SPACE]
             k += 1
         rows.append(row("counting", i, ids[:512], False, False))
-    for i in range(10):  # "Step N: <same words>." with N incrementing
+    for i in range(10):  # "Step N: <same words>." with N incrementing: a counter loop
         body = natural(rng, int(rng.integers(4, 12)))
         ids = natural(rng, 20)
-        k = 1
+        k = int(rng.integers(1, 90))
         while len(ids) < 512:
             ids += [WORD0 + 7] + number(k) + [COLON] + body + [DOT, NEWLINE]
             k += 1
-        rows.append(row("step_counter", i, ids[:512], False, False))
+        rows.append(row("step_counter", i, ids[:512], False, True, None))
     for i in range(10):  # identical code lines, then the function goes on and ends
         line = natural(rng, int(rng.integers(6, 14))) + [NEWLINE]
         ids = natural(rng, 60) + line * int(rng.integers(5, 12)) + natural(rng, int(rng.integers(40, 120)))
@@ -123,8 +129,8 @@ def build(seed: int = 20250101) -> list[dict]:
         if i % 2 == 0:  # a zero row / a rule line: period 1-2, 12-48 tokens
             unit = [0, SPACE] if i % 4 == 0 else [WORD0 + 3]
             tail = unit * int(rng.integers(6, 24))
-        else:  # a sentence restated once (2 copies, under 64 tokens)
-            tail = natural(rng, int(rng.integers(8, 30))) * 2
+        else:  # a sentence under the long period restated once (2 copies, under 64 tokens)
+            tail = natural(rng, int(rng.integers(8, 24))) * 2
         rows.append(row("short_tail_repeat", i, natural(rng, length - len(tail)) + tail, False, False))
     return rows
 
