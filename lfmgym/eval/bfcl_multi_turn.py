@@ -1,0 +1,279 @@
+"""BFCL multi-turn evaluation: ``multi_turn_base``, ``multi_turn_miss_func``,
+``multi_turn_miss_param`` and ``multi_turn_long_context``.
+
+Two sources of model behaviour:
+
+* :func:`play`: a model plays the bundled entries through the rollout engine in the
+  ``bfcl_multi_turn`` env (strict mode: a message whose tool-call markup does not parse ends the
+  turn, as BFCL's decoder does; 20 steps per turn at most, then the entry is force-terminated).
+* :func:`load_predictions`: BFCL-format result files. Each row is ``{"id": ..., "result": turns}``,
+  ``turns`` a list of turns and each turn a list of steps; a step is a list of decoded call
+  strings (``"cd(folder='docs')"``), a list of ``{name: arguments}`` dicts (function-calling
+  models; arguments as a dict or a JSON string), or the raw text of one model message
+  (``"[cd(folder='docs')]"``, LFM2 tool-call blocks, the JSON format). A step that does not decode
+  is skipped, as BFCL skips it. Files: JSON lines, a JSON list, or a folder of such files (BFCL's
+  ``BFCL_v4_multi_turn_*_result.json``).
+
+Scoring is :func:`lfmgym.envs.bfcl_multi_turn.checker.check_entry` (BFCL's multi-turn checker
+run on lfmgym's API suites). :func:`summarize` reports each category's accuracy (and the mean
+per-turn partial credit beside it) and ``multi_turn`` = the unweighted mean of the four
+categories, as the leaderboard's "Multi Turn Overall Acc" (a category not run counts as 0);
+:func:`add_to_summary` puts them into a single-turn BFCL summary with the leaderboard's weight
+(multi-turn is 30 of BFCL v4's 100).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lfmgym.envs.bfcl_multi_turn.bfcl_data import CATEGORIES, load_entries, load_tasks
+from lfmgym.envs.bfcl_multi_turn.checker import check_entry, is_long_context
+from lfmgym.envs.bfcl_multi_turn.session import Call, parse_calls
+
+__all__ = ["CATEGORIES", "MULTI_TURN_WEIGHT", "MultiTurnVerdict", "is_multi_turn", "split_categories",
+           "decode_step", "load_predictions", "score_results", "play", "summarize", "add_to_summary"]
+
+# BFCL v4's overall weights multi-turn 30 of 100 (see lfmgym.eval.bfcl.OVERALL_WEIGHTS).
+MULTI_TURN_WEIGHT = 30
+MAX_STEPS_PER_TURN = 20
+
+
+@dataclass
+class MultiTurnVerdict:
+    """One entry's verdict (``error_type`` is BFCL's ``multi_turn:<kind>``; ``turn_accuracy`` the
+    fraction of checked turns that passed, our partial-credit measure)."""
+
+    id: str
+    category: str
+    valid: bool
+    error_type: str | None = None
+    error: str = ""
+    failed_turn: int | None = None
+    turn_accuracy: float = 0.0
+    turns: list[bool | None] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def is_multi_turn(category: str) -> bool:
+    return category.startswith("multi_turn")
+
+
+def split_categories(categories: Sequence[str] | None) -> tuple[list[str], list[str] | None]:
+    """``(multi-turn categories, the other requested categories)`` from ``--categories`` values
+    (names or patterns like ``multi_turn_*``). ``None`` (no selection) means every multi-turn
+    category and ``None`` for the rest.
+
+    Raises:
+        ValueError: a multi-turn name that is not one of :data:`CATEGORIES`.
+    """
+    if categories is None:
+        return list(CATEGORIES), None
+    multi, rest = [], []
+    for item in categories:
+        matched = [c for c in CATEGORIES if fnmatch.fnmatchcase(c, item)]
+        if matched:
+            multi += [c for c in matched if c not in multi]
+            if any(ch in item for ch in "*?[") and not is_multi_turn(item):
+                rest.append(item)  # a wildcard such as '*' also selects single-turn categories
+        elif is_multi_turn(item):
+            raise ValueError(f"--categories: {item!r} is not a multi-turn category {CATEGORIES}")
+        else:
+            rest.append(item)
+    return multi, rest
+
+
+# ------------------------------------------------------------------ predictions
+
+
+def _fc_call(item: dict[str, Any]) -> Call:
+    if len(item) != 1:
+        raise ValueError(f"a function-calling step item must be {{name: arguments}}, got keys {list(item)}")
+    name, args = next(iter(item.items()))
+    if isinstance(args, str):
+        args = json.loads(args)
+    if not isinstance(args, dict):
+        raise ValueError(f"arguments of {name} must be an object")
+    return Call(name, (), dict(args))
+
+
+def decode_step(step: Any) -> list[Call] | None:
+    """The calls of one step of a result file; ``None`` when it does not decode (BFCL skips such a
+    step: it counts as a text reply)."""
+    from lfmgym.eval.bfcl_decode import decode_output
+
+    try:
+        if isinstance(step, str):
+            try:
+                return parse_calls(step.strip("`\n "))
+            except ValueError:
+                calls, _ = decode_output(step)
+                return None if calls is None else [Call(c.name, (), dict(c.arguments)) for c in calls]
+        if isinstance(step, dict):
+            return [_fc_call(step)]
+        if isinstance(step, list):
+            out: list[Call] = []
+            for item in step:
+                if isinstance(item, str):
+                    out += parse_calls(item)
+                elif isinstance(item, dict):
+                    out.append(_fc_call(item))
+                else:
+                    return None
+            return out
+    except (ValueError, TypeError, json.JSONDecodeError):
+        return None
+    return None
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    text = path.read_text(encoding="utf-8")
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        try:
+            rows = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not valid JSON: {exc}") from None
+        if not isinstance(rows, list):
+            raise ValueError(f"{path}: expected a list of result rows")
+        return rows
+    rows = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}:{n}: not valid JSON: {exc}") from None
+    return rows
+
+
+def load_predictions(path: str | Path) -> dict[str, Any]:
+    """``{entry id: turns}`` from a result file or a folder of them (rows of other categories are
+    ignored).
+
+    Raises:
+        FileNotFoundError: no such file or folder.
+        ValueError: a malformed file or row (naming the file, line and field).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"--predictions: no such file or folder {path}")
+    files = sorted(p for p in path.rglob("*") if p.suffix in (".json", ".jsonl")) if path.is_dir() else [path]
+    out: dict[str, Any] = {}
+    for f in files:
+        for i, row in enumerate(_rows(f)):
+            if not isinstance(row, dict) or "id" not in row:
+                raise ValueError(f"{f}: row {i}: expected an object with 'id' and 'result'")
+            if not is_multi_turn(str(row["id"])):
+                continue
+            if "result" not in row:
+                raise ValueError(f"{f}: row {i} ({row['id']}): missing field 'result'")
+            out[str(row["id"])] = row["result"]
+    return out
+
+
+def _verdict(entry: dict[str, Any], turns: Any) -> MultiTurnVerdict:
+    category = entry["id"].rsplit("_", 1)[0]
+    if not isinstance(turns, list):
+        return MultiTurnVerdict(entry["id"], category, False, "multi_turn:inference_error",
+                                "the result is not a list of turns")
+    decoded = []
+    for turn in turns:
+        steps = turn if isinstance(turn, list) else [turn]
+        decoded.append([calls for calls in map(decode_step, steps) if calls])
+    v = check_entry(decoded, entry["ground_truth"], entry["involved_classes"], entry.get("initial_config"),
+                    is_long_context(entry["id"]))
+    return MultiTurnVerdict(entry["id"], category, v.valid, v.error_type, v.error, v.failed_turn, v.turn_accuracy, v.turns)
+
+
+def score_results(results: dict[str, Any], categories: Iterable[str] = CATEGORIES,
+                  limit: int | None = None) -> list[MultiTurnVerdict]:
+    """Verdicts for every entry of ``categories`` (the first ``limit`` of each); an entry without a
+    result is invalid (``multi_turn:missing_result``)."""
+    verdicts = []
+    for category in categories:
+        for entry in load_entries(category)[:limit]:
+            if entry["id"] not in results:
+                verdicts.append(MultiTurnVerdict(entry["id"], category, False, "multi_turn:missing_result",
+                                                 "no result for this entry"))
+            else:
+                verdicts.append(_verdict(entry, results[entry["id"]]))
+    return verdicts
+
+
+# ------------------------------------------------------------------ playing a model
+
+
+def play(policy: Any, categories: Sequence[str] = CATEGORIES, *, limit: int | None = None,
+         tool_format: str = "pythonic", batch_size: int = 16,
+         progress: bool = False) -> tuple[dict[str, list[list[list[str]]]], list[MultiTurnVerdict]]:
+    """Play the entries of ``categories`` with ``policy`` (e.g. a :class:`lfmgym.rollout.ModelPolicy`)
+    and score them. Returns ``(results, verdicts)``; ``results`` is BFCL's result format (per
+    entry, turns of steps of decoded call strings), readable back by :func:`load_predictions`."""
+    from lfmgym.rollout import run_episodes
+
+    from lfmgym.envs.bfcl_multi_turn.env import BfclMultiTurnEnv
+
+    tasks = [t for c in categories for t in load_tasks(c)[:limit]]
+    if not tasks:
+        return {}, []
+    max_turns = (MAX_STEPS_PER_TURN + 1) * max(len(t.answer) for t in tasks)
+
+    def make_env():
+        return BfclMultiTurnEnv(tasks=tasks, strict=True, step_limit=MAX_STEPS_PER_TURN, tool_format=tool_format,
+                                max_turns=max_turns)
+
+    records = run_episodes(make_env, policy, tasks, batch_size=batch_size, progress=progress,
+                           description="bfcl multi-turn")
+    results = {r.task.id: r.info.get("bfcl_turns") or [] for r in records}
+    entries = {e["id"]: e for c in categories for e in load_entries(c)}
+    return results, [_verdict(entries[tid], turns) for tid, turns in results.items()]
+
+
+# ------------------------------------------------------------------ summary
+
+
+def summarize(verdicts: Sequence[MultiTurnVerdict]) -> dict[str, Any]:
+    """``{"categories": {category: {correct, total, accuracy, turn_accuracy, errors}},
+    "multi_turn": unweighted mean of the four categories (absent ones count 0), "complete"}``."""
+    per: dict[str, dict[str, Any]] = {}
+    for v in verdicts:
+        row = per.setdefault(v.category, {"correct": 0, "total": 0, "turn_accuracy": 0.0, "errors": {}})
+        row["total"] += 1
+        row["correct"] += int(v.valid)
+        row["turn_accuracy"] += v.turn_accuracy
+        if not v.valid:
+            kind = v.error_type or "invalid"
+            row["errors"][kind] = row["errors"].get(kind, 0) + 1
+    for row in per.values():
+        row["accuracy"] = row["correct"] / row["total"]
+        row["turn_accuracy"] /= row["total"]
+    per = {c: per[c] for c in CATEGORIES if c in per}
+    return {"categories": per,
+            "multi_turn": sum(per[c]["accuracy"] for c in per) / len(CATEGORIES),
+            "complete": all(c in per for c in CATEGORIES),
+            "averaging": "multi_turn = mean(multi_turn_base, multi_turn_miss_func, multi_turn_miss_param, "
+                         "multi_turn_long_context), a category not run counts as 0 (BFCL)"}
+
+
+def add_to_summary(summary: dict[str, Any] | None, verdicts: Sequence[MultiTurnVerdict]) -> dict[str, Any]:
+    """A BFCL summary (:func:`lfmgym.eval.bfcl.summarize`, or ``None``) with the multi-turn
+    categories, the ``multi_turn`` group and the overall including multi-turn's weight."""
+    from lfmgym.eval.bfcl import OVERALL_WEIGHTS
+
+    multi = summarize(verdicts)
+    out = dict(summary or {"categories": {}, "groups": {}, "overall": 0.0, "n": 0})
+    out["categories"] = {**out.get("categories", {}), **multi["categories"]}
+    out["groups"] = {**out.get("groups", {}), "multi_turn": multi["multi_turn"]}
+    out["overall"] = out.get("overall", 0.0) + OVERALL_WEIGHTS["multi_turn"] * multi["multi_turn"] / sum(OVERALL_WEIGHTS.values())
+    out["n"] = out.get("n", 0) + len(verdicts)
+    out["multi_turn_complete"] = multi["complete"]
+    out["averaging"] = (out.get("averaging", "") + "; " if out.get("averaging") else "") + multi["averaging"]
+    return out

@@ -1,0 +1,99 @@
+"""lfmgym.eval.bfcl_multi_turn: BFCL result files, playing entries, the summary's weighting."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lfmgym.envs.bfcl_multi_turn.bfcl_data import load_entries
+from lfmgym.eval import bfcl_multi_turn as mt
+
+
+def _fc(call: str) -> dict:
+    from lfmgym.envs.bfcl_multi_turn.env import keyword_call
+    from lfmgym.envs.bfcl_multi_turn.session import Session
+
+    tc = keyword_call(call, Session(["GorillaFileSystem", "TwitterAPI", "MessageAPI", "TicketAPI", "MathAPI",
+                                     "TradingBot", "TravelAPI", "VehicleControlAPI"]))
+    return {tc.name: json.dumps(tc.arguments)}
+
+
+def test_result_files_in_every_step_format_score_like_the_ground_truth(tmp_path):
+    entries = load_entries("multi_turn_miss_param")[:6] + load_entries("multi_turn_long_context")[:3]
+    rows = []
+    for k, e in enumerate(entries):
+        style = k % 3
+        turns = []
+        for gold in e["ground_truth"]:
+            if style == 0:
+                turns.append([gold] if gold else [])  # decoded call strings
+            elif style == 1:
+                turns.append([[_fc(c)] for c in gold] + ["Which file do you mean?"])  # function calling + text
+            else:
+                turns.append(["[" + ", ".join(gold) + "]"] if gold else ["I need the file name."])  # raw text
+        rows.append({"id": e["id"], "result": turns})
+    path = tmp_path / "BFCL_v4_multi_turn_result.json"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    results = mt.load_predictions(tmp_path)
+    verdicts = mt.score_results(results, ["multi_turn_miss_param", "multi_turn_long_context"], limit=6)
+    by_id = {v.id: v for v in verdicts}
+    assert all(by_id[e["id"]].valid for e in entries)
+    missing = [v for v in verdicts if v.id not in results]
+    assert missing and all(v.error_type == "multi_turn:missing_result" for v in missing)
+
+
+def test_a_call_in_the_turn_that_lacks_a_parameter_fails_later():
+    entry = load_entries("multi_turn_miss_param")[0]
+    turns = [[g] if g else [] for g in entry["ground_truth"]]
+    gap = [i for i, g in enumerate(entry["ground_truth"]) if not g][0]
+    turns[gap] = [["cd(folder='..')", "mv(source='report_final.pdf', destination='temp')"]]
+    (v,) = mt.score_results({entry["id"]: turns}, ["multi_turn_miss_param"], limit=1)
+    assert not v.valid and v.failed_turn == gap + 1 and v.error_type == "multi_turn:instance_state_mismatch"
+
+
+def test_malformed_files_name_the_line(tmp_path):
+    bad = tmp_path / "r.jsonl"
+    bad.write_text('{"id": "multi_turn_base_0", "result": []}\n{oops\n')
+    with pytest.raises(ValueError, match="r.jsonl:2"):
+        mt.load_predictions(bad)
+    bad.write_text('{"id": "multi_turn_base_0"}\n')
+    with pytest.raises(ValueError, match="missing field 'result'"):
+        mt.load_predictions(bad)
+    with pytest.raises(FileNotFoundError):
+        mt.load_predictions(tmp_path / "nope.json")
+    (v,) = mt.score_results({"multi_turn_base_0": "not turns"}, ["multi_turn_base"], limit=1)
+    assert v.error_type == "multi_turn:inference_error"
+
+
+def test_categories_and_summary_weighting():
+    from lfmgym.eval.bfcl import summarize as single_turn_summary
+
+    assert mt.split_categories(["simple_python", "multi_turn_*"]) == (list(mt.CATEGORIES), ["simple_python"])
+    with pytest.raises(ValueError, match="not a multi-turn category"):
+        mt.split_categories(["multi_turn_composite"])
+    verdicts = [mt.MultiTurnVerdict(f"multi_turn_base_{i}", "multi_turn_base", i < 3, turn_accuracy=1.0 if i < 3 else 0.5)
+                for i in range(4)]
+    summary = mt.summarize(verdicts)
+    assert summary["categories"]["multi_turn_base"]["accuracy"] == 0.75
+    assert summary["categories"]["multi_turn_base"]["turn_accuracy"] == pytest.approx(0.875)
+    assert summary["multi_turn"] == pytest.approx(0.75 / 4) and not summary["complete"]
+    merged = mt.add_to_summary(single_turn_summary([]), verdicts)
+    assert merged["groups"]["multi_turn"] == pytest.approx(0.75 / 4)
+    assert merged["overall"] == pytest.approx(0.3 * 0.75 / 4)
+
+
+def test_play_runs_entries_through_the_engine_and_round_trips(tmp_path):
+    from lfmgym.rollout import OraclePolicy, RandomPolicy
+
+    from lfmgym.envs.bfcl_multi_turn.env import BfclMultiTurnEnv
+
+    cats = ["multi_turn_base", "multi_turn_miss_func"]
+    results, verdicts = mt.play(OraclePolicy(BfclMultiTurnEnv()), cats, limit=2)
+    assert len(verdicts) == 4 and all(v.valid for v in verdicts)
+    path = tmp_path / "results.jsonl"
+    path.write_text("\n".join(json.dumps({"id": k, "result": v}) for k, v in results.items()))
+    again = mt.score_results(mt.load_predictions(path), cats, limit=2)
+    assert [v.valid for v in again] == [True] * 4
+    _, junk = mt.play(RandomPolicy(0), cats, limit=2)
+    assert not any(v.valid for v in junk)
