@@ -74,6 +74,14 @@ SCHEMA: dict[str, Any] = {
         "batch_size": F(int, 96, "episodes generated together", min=1),
         "sampled": F(bool, True, "also run the sampled pass (needed for doom_loop_sampled)"),
     },
+    "rollout": {
+        "max_step_s": F(float, None, "wall-clock limit of one env step (tool call, sandbox cell, search); past it "
+                        "the episode ends truncated (step_timeout)", min=0.0, nullable=True),
+        "max_episode_s": F(float, None, "wall-clock limit of one episode (episode_timeout)", min=0.0, nullable=True),
+        "max_episode_tokens": F(int, None, "generated tokens per episode, all turns (token_budget)", min=1,
+                                nullable=True),
+        "workers": F(int, 16, "threads running env resets and steps next to generation", min=1),
+    },
     "sft": {
         "examples": F(int, 2000, "demonstrations in the cold-start dataset (split by env weight)", min=1),
         "env_weights": FreeDict("per-env weights for this stage's data, overriding envs.<name>.weight"),
@@ -101,6 +109,8 @@ SCHEMA: dict[str, Any] = {
         "top_p": F(float, 1.0, "nucleus sampling of the rollouts", min=0.0, max=1.0),
         "max_new_tokens": F(int, 96, "generation cap per assistant turn", min=1),
         "rollout_batch_size": F(int, 96, "episodes generated together", min=1),
+        "rounds": F(int, 1, "on-policy rounds: sample pairs from the current policy, train, sample again from "
+                    "the updated policy (pairs and a model per round, each resumable)", min=1),
         "jury": {
             "aggregate": F(str, "mean", "how juror scores combine", choices=("mean", "median")),
             "env_weight": F(float, 1.0, "weight of the env's verifiable reward (rescaled to [0, 1])", min=0.0),

@@ -2,89 +2,97 @@
 
 1. **Rollouts.** For each of ``dpo.prompts`` training prompts (split over the envs by weight),
    the current policy plays ``dpo.samples`` episodes sampled at ``dpo.temperature`` plus one
-   greedy episode (the one most likely to doom-loop), through the env: multi-turn, tools run.
+   greedy episode (the one most likely to doom-loop), through the rollout engine: multi-turn,
+   tools run, every process of ``accelerate launch`` plays its share.
 2. **Jury.** :class:`lfmgym.stages.jury.Jury` scores each rollout (env reward, n-gram penalty,
-   optional LLM judges; mean or median; doom loops forced to the worst score) and keeps
-   chosen = best, rejected = worst; ties are skipped and counted.
-3. **Pairs on disk.** ``pairs.jsonl`` holds every kept pair with the scores of all its rollouts,
-   ``jury.json`` the counts; a resumed run reuses them instead of sampling again.
-4. **Training.** TRL's ``DPOTrainer`` with ``loss_type="sigmoid_norm"`` (log-ratios averaged per
-   token, so a long looping reply cannot win or lose on length alone), plus TRL's ``"sft"`` loss on
-   the chosen replies weighted by ``dpo.sft_weight`` when it is above 0 (RPO), on
-   ``{"prompt": opening, "chosen": rest of the episode, "rejected": rest of the episode}``.
+   LLM judges; mean or median; doom loops — in a turn or across turns — forced to the worst
+   score) and keeps chosen = best, rejected = worst; ties are skipped and counted. The envs are
+   built with ``repetition_weight=0``: the n-gram juror counts repetition, once.
+3. **Pairs on disk.** ``pairs.jsonl`` holds every kept pair — token ids and masks, the
+   transcripts and the scores of all rollouts — and ``jury.json`` the counts, per-judge scores and
+   agreement; a resumed run reuses them instead of sampling again.
+4. **Training — only what the policy wrote.** The pairs are the engine's token records: chosen
+   and rejected completions are the episode's ids after the opening exactly as sampled (never
+   decoded and re-tokenized), with a mask that is 1 on assistant-generated tokens and 0 on tool
+   results, env feedback and the end-of-turn token the template adds after a reply cut at the
+   length cap. TRL's ``DPOTrainer`` (``loss_type="sigmoid_norm"``: log-ratios averaged over the
+   masked tokens; plus ``"sft"`` weighted by ``dpo.sft_weight`` on the chosen masked tokens, RPO)
+   reads that mask as its completion mask (:class:`AssistantMaskCollator`).
+5. **Rounds.** ``dpo.rounds: N`` samples pairs from the current policy, trains, and samples again
+   from the updated one; each round has its own ``round_K/`` with pairs and model, so a run
+   killed between rounds resumes at the next one.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lfmgym.stages.common import (
     StageProgress,
     barrier,
-    env_factory,
     is_main,
     load_model,
     make_env,
     mixture_tasks,
     quiet_trainer,
     resume_point,
+    rollout_budgets,
     save_trained,
     trainer_callback,
     write_json,
 )
-from lfmgym.stages.evaluate import is_doom_loop
-from lfmgym.stages.jury import Group, Jury, Rollout
+from lfmgym.stages.jury import Group, Jury, Rollout, jury_report
 
-__all__ = ["collect_groups", "build_jury", "make_pairs", "load_pairs", "run_dpo"]
+__all__ = ["collect_groups", "build_jury", "make_pairs", "load_pairs", "run_dpo", "pair_row",
+           "AssistantMaskCollator", "MaskedDPOTrainer"]
 
 
-def collect_groups(model: Any, tokenizer: Any, cfg: dict, progress: StageProgress | None = None) -> list[Group]:
+def collect_groups(model: Any, tokenizer: Any, cfg: dict, progress: StageProgress | None = None,
+                   round_index: int = 1) -> list[Group]:
     """Play ``dpo.samples`` sampled (+ 1 greedy) episodes of each DPO prompt with the model."""
     from lfmgym.backends.transformers_backend import TransformersBackend
+    from lfmgym.engine.distributed import play_split
     from lfmgym.rollout import ModelPolicy, run_episodes
 
     d = cfg["dpo"]
     progress = progress or StageProgress(enabled=False)
     backend = TransformersBackend(model, tokenizer, batch_size=d["rollout_batch_size"])
+    budgets = rollout_budgets(cfg)
     by_env: dict[str, list] = {}
     for name, task in mixture_tasks(cfg, d["prompts"], "dpo"):
         by_env.setdefault(name, []).append(task)
     groups: list[Group] = []
     for name, tasks in by_env.items():
-        kwargs = cfg["envs"][name]["kwargs"]
+        # Repetition is the n-gram juror's: the env's own penalty is off so it counts once.
+        kwargs = {**cfg["envs"][name]["kwargs"], "repetition_weight": 0.0}
         env = make_env(name, kwargs)
-        factory = env_factory(name, kwargs)
-        seed = cfg["seed"] + 7919 * (list(cfg["envs"]).index(name) + 1)
-        sampler = ModelPolicy(backend, temperature=d["temperature"], top_p=d["top_p"],
-                              max_new_tokens=d["max_new_tokens"], seed=seed)
+        factory = lambda name=name, kwargs=kwargs: make_env(name, kwargs)  # noqa: E731
+        seed = cfg["seed"] + 7919 * (list(cfg["envs"]).index(name) + 1) + 104_729 * (round_index - 1)
+
+        def play(policy, items, seeds):
+            return play_split(lambda ts, ss: run_episodes(factory, policy, ts, seeds=ss, batch_size=d["rollout_batch_size"],
+                                                          budgets=budgets, workers=cfg["rollout"]["workers"]),
+                              items, seeds)
+
+        sampler = ModelPolicy(backend, temperature=d["temperature"], top_p=d["top_p"], max_new_tokens=d["max_new_tokens"])
         repeated = [t for t in tasks for _ in range(d["samples"])]
-        sampled = run_episodes(factory, sampler, repeated, seed=seed, batch_size=d["rollout_batch_size"])
+        sampled = play(sampler, repeated, [seed + j for j in range(len(repeated))])
         progress.advance(1, info=f"{name} sampled")
         greedy = []
         if d["greedy"]:
-            policy = ModelPolicy(backend, temperature=0.0, max_new_tokens=d["max_new_tokens"], seed=seed)
-            greedy = run_episodes(factory, policy, tasks, seed=seed, batch_size=d["rollout_batch_size"])
+            policy = ModelPolicy(backend, temperature=0.0, max_new_tokens=d["max_new_tokens"])
+            greedy = play(policy, tasks, [seed + len(repeated) + j for j in range(len(tasks))])
             progress.advance(1, info=f"{name} greedy")
         for i, task in enumerate(tasks):
             recs = [("sampled", r) for r in sampled[i * d["samples"]:(i + 1) * d["samples"]]]
             if greedy:
                 recs.append(("greedy", greedy[i]))
-            rollouts = [
-                Rollout(
-                    kind=kind,
-                    messages=rec.messages,
-                    reward=float(rec.reward),
-                    components=dict(rec.components),
-                    token_ids=[list(g.token_ids or []) for g in rec.generations],
-                    finished=[bool(g.finished) for g in rec.generations],
-                    doom_loop=any(is_doom_loop(g.token_ids, g.finished) for g in rec.generations),
-                )
-                for kind, rec in recs
-            ]
-            groups.append(Group(env=name, task_id=task.id, prompt=env.opening(task), rollouts=rollouts,
+            groups.append(Group(env=name, task_id=task.id, prompt=env.opening(task),
+                                rollouts=[Rollout.of(kind, rec) for kind, rec in recs],
                                 reward_range=tuple(env.reward_range)))
     return groups
 
@@ -100,8 +108,27 @@ def build_jury(cfg: dict) -> Jury:
     return Jury(cfg["dpo"]["jury"], judges)
 
 
+def pair_row(group: Group, best: int, worst: int) -> dict[str, Any]:
+    """A preference row: token ids and assistant masks of both episodes, plus what a reader needs."""
+    chosen, rejected = group.rollouts[best], group.rollouts[worst]
+    row: dict[str, Any] = {}
+    if chosen.prompt_ids is not None and rejected.prompt_ids is not None:  # token-level rollouts
+        if chosen.prompt_ids != rejected.prompt_ids:
+            raise ValueError(f"{group.env}/{group.task_id}: the two rollouts of a pair have different prompts")
+        row = {
+            "prompt_ids": list(chosen.prompt_ids),
+            "chosen_ids": list(chosen.completion_ids),
+            "chosen_mask": list(chosen.completion_mask),
+            "rejected_ids": list(rejected.completion_ids),
+            "rejected_mask": list(rejected.completion_mask),
+        }
+    return {**row, "prompt": group.prompt, "chosen": chosen.messages[len(group.prompt):],
+            "rejected": rejected.messages[len(group.prompt):]}
+
+
 def make_pairs(groups: list[Group], jury: Jury) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Score ``groups`` and return ``(pair rows, summary)``; the summary counts skips and loops."""
+    """Score ``groups`` and return ``(pair rows, summary)``; the summary counts skips and loops and
+    holds the jury report (per-judge scores, agreement between jurors and with the env reward)."""
     jury.score(groups)
     rows, counts = jury.pairs(groups)
     summary: dict[str, Any] = dict(counts)
@@ -109,6 +136,7 @@ def make_pairs(groups: list[Group], jury: Jury) -> tuple[list[dict[str, Any]], d
         rs = [r for g in groups for r in g.rollouts if r.kind == kind]
         summary[f"doom_loop_{kind}"] = sum(r.doom_loop for r in rs) / len(rs) if rs else None
         summary[f"mean_env_score_{kind}"] = sum(r.scores["env"] for r in rs) / len(rs) if rs else None
+    summary["jury"] = jury_report(jury, groups)
     summary["judges"] = {name: {"calls": getattr(j, "calls", None), "unparsed": getattr(j, "unparsed", None)}
                          for name, j, _ in jury.judges}
     return rows, summary
@@ -128,48 +156,67 @@ def load_pairs(path: str | Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def run_dpo(cfg: dict, model_dir: Path, stage_dir: Path, progress: StageProgress | None = None) -> Path:
-    """Generate (or reuse) the pairs, then train with DPO; returns ``stage_dir/model``.
+# --------------------------------------------------------------------------- training on the mask
 
-    The main process samples and judges (the others wait for ``pairs.jsonl``). With no pair at
-    all (every group tied) the model is passed on unchanged and ``jury.json`` says so
-    (``"trained": false``): there is nothing to prefer.
-    """
-    from trl import DPOConfig, DPOTrainer
+
+def _collator_base():
+    from trl.trainer.dpo_trainer import DataCollatorForPreference
+
+    return DataCollatorForPreference
+
+
+@dataclass
+class AssistantMaskCollator(_collator_base()):
+    """TRL's preference collator, with the completion mask taken from the rows' ``chosen_mask`` /
+    ``rejected_mask`` (1 = a token the policy generated) instead of "every token after the prompt"."""
+
+    def torch_call(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        import torch
+        from trl.trainer.utils import pad
+
+        out = super().torch_call(examples)
+        masks = [[0] * len(e["prompt_ids"]) + list(e["chosen_mask"]) for e in examples] + \
+                [[0] * len(e["prompt_ids"]) + list(e["rejected_mask"]) for e in examples]
+        if self.max_length is not None:
+            sl = slice(None, self.max_length) if self.truncation_mode == "keep_start" else slice(-self.max_length, None)
+            masks = [m[sl] for m in masks]
+        mask = pad([torch.tensor(m, dtype=torch.long) for m in masks], padding_value=0, padding_side="right",
+                   pad_to_multiple_of=self.pad_to_multiple_of)
+        out["completion_mask"] = mask[:, : out["input_ids"].shape[1]]
+        return out
+
+
+def _trainer_base():
+    from trl import DPOTrainer
+
+    return DPOTrainer
+
+
+class MaskedDPOTrainer(_trainer_base()):
+    """``DPOTrainer`` over pre-tokenized episode pairs with assistant masks (no own training loop:
+    only the dataset preparation and the kept columns differ)."""
+
+    def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
+        keep = ["prompt_ids", "chosen_ids", "chosen_mask", "rejected_ids", "rejected_mask"]
+        dataset = dataset.select_columns(keep)
+        if args.max_length is not None and args.truncation_mode == "keep_start":
+            dataset = dataset.filter(lambda e: len(e["prompt_ids"]) < args.max_length)
+        return dataset
+
+    def _set_signature_columns_if_needed(self):
+        if self._signature_columns is None:
+            self._signature_columns = ["prompt_ids", "chosen_ids", "chosen_mask", "rejected_ids", "rejected_mask",
+                                       "ref_chosen_logps", "ref_rejected_logps"]
+
+
+def dpo_args(cfg: dict, output_dir: Path):
+    from trl import DPOConfig
 
     from lfmgym.stages.sft import precision_flags
 
     d = cfg["dpo"]
-    progress = progress or StageProgress(enabled=False)
-    pairs_path, summary_path = stage_dir / "pairs.jsonl", stage_dir / "jury.json"
-    with progress.phase("dpo: rollouts + jury", total=len(cfg["envs"]) * (2 if d["greedy"] else 1)):
-        if is_main() and not (pairs_path.is_file() and summary_path.is_file()):
-            model, tokenizer = load_model(model_dir, device=None)
-            groups = collect_groups(model, tokenizer, cfg, progress)
-            rows, summary = make_pairs(groups, build_jury(cfg))
-            write_pairs(rows, pairs_path)
-            write_json(summary_path, summary)
-            del model
-        barrier()
-    rows = load_pairs(pairs_path)
-    summary = json.loads(summary_path.read_text())
-    progress.log(f"dpo: {summary['pairs']} pairs from {summary['groups']} prompts "
-                 f"(skipped: {summary['skipped_all_equal']} tied, {summary['skipped_identical']} identical)")
-    if not rows:
-        if is_main():
-            write_json(summary_path, {**summary, "trained": False})
-            _copy_model(model_dir, stage_dir / "model")
-        barrier()
-        with progress.phase("dpo: training (no pairs)", total=0):
-            pass
-        return stage_dir / "model"
-    model, tokenizer = load_model(model_dir)
-    from datasets import Dataset
-
-    dataset = Dataset.from_list([{"prompt": r["prompt"], "chosen": r["chosen"], "rejected": r["rejected"]} for r in rows])
-    ckpt_dir = stage_dir / "checkpoints"
-    args = DPOConfig(
-        output_dir=str(ckpt_dir),
+    return DPOConfig(
+        output_dir=str(output_dir),
         # sigmoid_norm alone lowers chosen and rejected together on a small model; the optional
         # NLL term on the chosen replies (RPO) anchors the good behaviour.
         loss_type=[d["loss_type"]] + (["sft"] if d["sft_weight"] > 0 else []),
@@ -193,14 +240,87 @@ def run_dpo(cfg: dict, model_dir: Path, stage_dir: Path, progress: StageProgress
         **precision_flags(cfg),
         **d["trainer"],
     )
-    trainer = DPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
+
+
+def train_on_pairs(cfg: dict, rows: list[dict[str, Any]], model_dir: Path, stage_dir: Path,
+                   progress: StageProgress) -> tuple[Path, int]:
+    """One DPO training run on pre-tokenized pairs; returns ``(stage_dir/model, steps)``."""
+    from datasets import Dataset
+
+    missing = [i for i, r in enumerate(rows) if "chosen_ids" not in r]
+    if missing:
+        raise ValueError(f"pairs.jsonl: row {missing[0] + 1} has no token ids; DPO trains on token-level episodes "
+                         "(resample the pairs with this version)")
+    model, tokenizer = load_model(model_dir)
+    dataset = Dataset.from_list([{k: r[k] for k in ("prompt_ids", "chosen_ids", "chosen_mask", "rejected_ids",
+                                                   "rejected_mask")} for r in rows])
+    args = dpo_args(cfg, stage_dir / "checkpoints")
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    collator = AssistantMaskCollator(pad_token_id=pad, max_length=args.max_length,
+                                     truncation_mode=args.truncation_mode,
+                                     pad_to_multiple_of=getattr(args, "pad_to_multiple_of", None))
+    trainer = MaskedDPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+                               data_collator=collator)
     quiet_trainer(trainer)
     trainer.add_callback(trainer_callback(progress, stage_dir / "log.jsonl", ("loss", "rewards/accuracies")))
-    with progress.phase("dpo: training", total=None):
+    with progress.phase(f"dpo: training ({stage_dir.name})", total=None):
         trainer.train(resume_from_checkpoint=resume_point(stage_dir, progress))
+    return save_trained(trainer, tokenizer, stage_dir / "model"), trainer.state.global_step
+
+
+def _round(cfg: dict, model_dir: Path, round_dir: Path, progress: StageProgress, index: int) -> Path:
+    """Sample (or reuse) one round's pairs from ``model_dir`` and train on them."""
+    d = cfg["dpo"]
+    round_dir.mkdir(parents=True, exist_ok=True)
+    pairs_path, summary_path = round_dir / "pairs.jsonl", round_dir / "jury.json"
+    if (round_dir / "model" / "config.json").is_file():
+        return round_dir / "model"
+    with progress.phase(f"dpo: rollouts + jury (round {index})", total=len(cfg["envs"]) * (2 if d["greedy"] else 1)):
+        if not (pairs_path.is_file() and summary_path.is_file()):
+            model, tokenizer = load_model(model_dir, device=None)
+            groups = collect_groups(model, tokenizer, cfg, progress, round_index=index)  # every process plays
+            if is_main():
+                rows, summary = make_pairs(groups, build_jury(cfg))
+                write_pairs(rows, pairs_path)
+                write_json(summary_path, {**summary, "round": index, "from": str(model_dir)})
+            del model
+        barrier()
+    rows = load_pairs(pairs_path)
+    summary = json.loads(summary_path.read_text())
+    progress.log(f"dpo round {index}: {summary['pairs']} pairs from {summary['groups']} prompts "
+                 f"(skipped: {summary['skipped_all_equal']} tied, {summary['skipped_identical']} identical)")
+    if not rows:
+        if is_main():
+            write_json(summary_path, {**summary, "trained": False})
+            _copy_model(model_dir, round_dir / "model")
+        barrier()
+        return round_dir / "model"
+    out, steps = train_on_pairs(cfg, rows, model_dir, round_dir, progress)
     if is_main():
-        write_json(summary_path, {**summary, "trained": True, "steps": trainer.state.global_step})
-    return save_trained(trainer, tokenizer, stage_dir / "model")
+        write_json(summary_path, {**summary, "trained": True, "steps": steps})
+    barrier()
+    return out
+
+
+def run_dpo(cfg: dict, model_dir: Path, stage_dir: Path, progress: StageProgress | None = None) -> Path:
+    """``dpo.rounds`` rounds of sample → judge → train; returns ``stage_dir/model``.
+
+    One round works in ``stage_dir`` itself (``pairs.jsonl``, ``jury.json``, ``model``); several
+    work in ``stage_dir/round_K`` and the last round's model is copied to ``stage_dir/model``.
+    With no pair at all in a round (every group tied) its model is passed on unchanged and its
+    ``jury.json`` says so (``"trained": false``).
+    """
+    progress = progress or StageProgress(enabled=False)
+    rounds = int(cfg["dpo"]["rounds"])
+    if rounds == 1:
+        return _round(cfg, model_dir, stage_dir, progress, 1)
+    current = model_dir
+    for k in range(1, rounds + 1):
+        current = _round(cfg, current, stage_dir / f"round_{k}", progress, k)
+    if is_main():
+        _copy_model(current, stage_dir / "model")
+    barrier()
+    return stage_dir / "model"
 
 
 def _copy_model(src: Path, dst: Path) -> None:
@@ -210,4 +330,6 @@ def _copy_model(src: Path, dst: Path) -> None:
     if tmp.exists():
         shutil.rmtree(tmp)
     shutil.copytree(src, tmp)
+    if dst.exists():
+        shutil.rmtree(dst)
     os.replace(tmp, dst)

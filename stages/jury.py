@@ -9,7 +9,7 @@ Jurors, each giving a score in ``[0, 1]`` (higher is better):
 - every configured LLM judge (``dpo.jury.judges``), on the reply after the opening messages.
 
 The rollout's score is the weighted **mean** (or weighted **median**) of its juror scores, except
-that a rollout with a doom loop (:func:`lfmgym.stages.evaluate.episode_doom_loop`) gets the forced
+that a rollout with a doom loop in a turn or across turns (:func:`lfmgym.engine.episode_loop`) gets the forced
 score ``doom_loop_score`` (default -1, below any juror score): it is always the rejected one.
 
 A group whose best and worst scores differ by at most ``tie_tolerance`` (all equal, e.g. every
@@ -23,12 +23,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Rollout", "Group", "Jury", "weighted_median", "ngram_score"]
+__all__ = ["Rollout", "Group", "Jury", "weighted_median", "ngram_score", "jury_report"]
 
 
 @dataclass
 class Rollout:
-    """One episode of a group: how it was decoded and what the env and jurors said."""
+    """One episode of a group: how it was decoded, its tokens, and what the env and jurors said."""
 
     kind: str  # "sampled" or "greedy"
     messages: list[dict[str, Any]]
@@ -39,6 +39,18 @@ class Rollout:
     doom_loop: bool = False
     scores: dict[str, float] = field(default_factory=dict)
     aggregate: float = 0.0
+    prompt_ids: list[int] | None = None
+    completion_ids: list[int] = field(default_factory=list)   # generated + feedback ids, as played
+    completion_mask: list[int] = field(default_factory=list)  # 1 on generated ids only
+
+    @classmethod
+    def of(cls, kind: str, record: Any) -> "Rollout":
+        """From an engine :class:`~lfmgym.engine.EpisodeRecord` (its loop verdict sees loops across turns)."""
+        return cls(kind=kind, messages=record.messages, reward=float(record.reward),
+                   components=dict(record.components), token_ids=[list(t.ids or []) for t in record.turns],
+                   finished=[bool(t.finished) for t in record.turns], doom_loop=bool(record.episode_loop),
+                   prompt_ids=None if record.prompt_ids is None else list(record.prompt_ids),
+                   completion_ids=record.completion_ids, completion_mask=record.env_mask)
 
     @property
     def length(self) -> int:
@@ -141,40 +153,47 @@ class Jury:
             for r in g.rollouts:
                 r.aggregate = self.aggregate(r)
 
-    def aggregate(self, r: Rollout) -> float:
+    def aggregate(self, r: Rollout, drop: str | None = None) -> float:
         if r.doom_loop:
             return float(self.cfg["doom_loop_score"])
-        keys = [k for k in r.scores if self.weights.get(k, 0) > 0]
+        keys = [k for k in r.scores if self.weights.get(k, 0) > 0 and k != drop]
+        if not keys:
+            return 0.0
         values = [r.scores[k] for k in keys]
         weights = [self.weights[k] for k in keys]
         if self.cfg["aggregate"] == "median":
             return float(weighted_median(values, weights))
         return float(sum(v * w for v, w in zip(values, weights)) / sum(weights))
 
+    def pick(self, g: Group, drop: str | None = None) -> tuple[int, int]:
+        """``(best, worst)`` indices; with ``drop``, as if that juror were not on the jury."""
+        agg = [self.aggregate(r, drop) for r in g.rollouts] if drop else [r.aggregate for r in g.rollouts]
+        idx = range(len(g.rollouts))
+        # Among equal scores prefer the shorter reply as chosen and the longer as rejected.
+        best = max(idx, key=lambda i: (agg[i], -g.rollouts[i].length, -i))
+        worst = min(idx, key=lambda i: (agg[i], -g.rollouts[i].length, i))
+        return best, worst
+
     def pairs(self, groups: Sequence[Group]) -> tuple[list[dict[str, Any]], dict[str, int]]:
         """Preference rows (one per group with a preference) and the skip counts."""
+        from lfmgym.stages.dpo import pair_row
+
         rows, counts = [], {"groups": len(groups), "pairs": 0, "skipped_all_equal": 0, "skipped_identical": 0}
         tol = self.cfg["tie_tolerance"]
         for g in groups:
-            idx = range(len(g.rollouts))
-            # Among equal scores prefer the shorter reply as chosen and the longer as rejected.
-            best = max(idx, key=lambda i: (g.rollouts[i].aggregate, -g.rollouts[i].length, -i))
-            worst = min(idx, key=lambda i: (g.rollouts[i].aggregate, -g.rollouts[i].length, i))
+            best, worst = self.pick(g)
             chosen, rejected = g.rollouts[best], g.rollouts[worst]
             if chosen.aggregate - rejected.aggregate <= tol:
                 counts["skipped_all_equal"] += 1
                 continue
-            c_msgs, r_msgs = chosen.messages[len(g.prompt):], rejected.messages[len(g.prompt):]
-            if c_msgs == r_msgs:
+            if chosen.messages[len(g.prompt):] == rejected.messages[len(g.prompt):]:
                 counts["skipped_identical"] += 1
                 continue
             counts["pairs"] += 1
             rows.append({
                 "env": g.env,
                 "task_id": g.task_id,
-                "prompt": g.prompt,
-                "chosen": c_msgs,
-                "rejected": r_msgs,
+                **pair_row(g, best, worst),
                 "chosen_index": best,
                 "rejected_index": worst,
                 "chosen_score": chosen.aggregate,
@@ -182,3 +201,40 @@ class Jury:
                 "rollouts": [r.summary(i) for i, r in enumerate(g.rollouts)],
             })
         return rows, counts
+
+
+def jury_report(jury: Jury, groups: Sequence[Group]) -> dict[str, Any]:
+    """What each juror said and how much it mattered (written to ``dpo/jury.json``).
+
+    - ``scores``: mean and spread of each juror's scores over all rollouts;
+    - ``pick_changes_without``: share of non-tied groups whose chosen or rejected rollout changes
+      when that juror is left out (0 = the juror never decided anything);
+    - ``agreement``: for each pair of jurors, the share of groups where both rank the same rollout
+      best (ties counted as agreement when both sets of best rollouts overlap), e.g. an LLM judge
+      against the verifiable ``env`` reward.
+    """
+    jurors = sorted({k for g in groups for r in g.rollouts for k in r.scores})
+    tol = jury.cfg["tie_tolerance"]
+    live = [g for g in groups if g.rollouts and
+            max(r.aggregate for r in g.rollouts) - min(r.aggregate for r in g.rollouts) > tol]
+    report: dict[str, Any] = {"jurors": jurors, "weights": {k: jury.weights.get(k, 0.0) for k in jurors},
+                              "groups_with_preference": len(live), "scores": {}, "pick_changes_without": {},
+                              "agreement": {}}
+    for k in jurors:
+        vals = [r.scores[k] for g in groups for r in g.rollouts if k in r.scores]
+        mean = sum(vals) / len(vals) if vals else None
+        var = sum((v - mean) ** 2 for v in vals) / len(vals) if vals else None
+        report["scores"][k] = {"mean": mean, "std": None if var is None else var ** 0.5, "n": len(vals)}
+        if jury.weights.get(k, 0.0) > 0 and len([j for j in jurors if jury.weights.get(j, 0.0) > 0]) > 1:
+            changed = sum(jury.pick(g) != jury.pick(g, drop=k) for g in live)
+            report["pick_changes_without"][k] = changed / len(live) if live else None
+
+    def bests(g: Group, k: str) -> set[int]:
+        top = max(r.scores.get(k, 0.0) for r in g.rollouts)
+        return {i for i, r in enumerate(g.rollouts) if r.scores.get(k, 0.0) >= top - tol}
+
+    for a_i, a in enumerate(jurors):
+        for b in jurors[a_i + 1:]:
+            same = sum(bool(bests(g, a) & bests(g, b)) for g in groups)
+            report["agreement"][f"{a}~{b}"] = same / len(groups) if groups else None
+    return report

@@ -30,6 +30,7 @@ from typing import Any
 from lfmgym.stages.common import (
     StageProgress,
     barrier,
+    dist,
     is_main,
     load_model,
     read_json,
@@ -98,14 +99,19 @@ def build_base_model(cfg: dict):
 
 
 def _eval_stage(cfg: dict, stage: str, model_dir: Path, stage_dir: Path, progress: StageProgress) -> list[dict]:
-    """Evaluate a stage's model once (main process; on CUDA when there is one) into ``eval.json``."""
+    """Evaluate a stage's model once into ``eval.json``: every process plays its share of the
+    episodes (on its own GPU when there is one), the main process writes."""
     path = stage_dir / "eval.json"
-    if is_main() and not path.is_file():
-        model, tokenizer = load_model(model_dir, device=None)
+    if not path.is_file():
+        state = dist()
+        device = str(state.device) if state.num_processes > 1 else None
+        model, tokenizer = load_model(model_dir, device=device)
         n_passes = len(cfg["envs"]) * (2 if cfg["eval"]["sampled"] else 1)
         with progress.phase(f"{stage}: eval", total=n_passes):
             rows = evaluate_model(model, tokenizer, cfg, stage=stage, out_dir=stage_dir, progress=progress)
-        write_json(path, rows)
+        if is_main():
+            write_json(path, rows)
+        del model
     barrier()
     return read_json(path)
 

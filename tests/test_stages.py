@@ -342,7 +342,11 @@ def test_grpo_rollout_tokens_match_the_chat_template(tiny):
         expected = [t for m in demo if m["role"] == "assistant"
                     for t in tok(m["content"], add_special_tokens=False)["input_ids"] + [tok.eos_token_id]]
         assert masked == expected  # exactly the policy's tokens carry loss
-        assert result["env_reward"][i] == pytest.approx(type(env).reward_range[1])
+        comps = result["components"][i]
+        env_part = env.total_reward({k: v for k, v in comps.items() if k != "ngram"})
+        assert env_part == pytest.approx(type(env).reward_range[1])
+        # One weighted sum: the env's components plus the token n-gram penalty (weight 1 here).
+        assert result["env_reward"][i] == pytest.approx(env_part + comps["ngram"])
         assert result["success"][i] == 1.0 and result["doom_loop"][i] is False
     assert result["logprobs"] is None  # transformers generation: TRL recomputes them
 

@@ -152,8 +152,13 @@ class RolloutEngine:
         self.on_done = on_done
         self.stats = {"generate_calls": 0, "rows": 0, "steps": 0}
 
-    def play(self, env_factory: Callable[[], Env], tasks: Sequence[Task], seeds: Sequence[int]) -> list[EpisodeRecord]:
-        """One episode per task (``seeds[i]`` seeds task ``i``'s reset and sampling); records in task order."""
+    def play(self, env_factory: Callable[[], Env] | Sequence[Callable[[], Env]], tasks: Sequence[Task],
+             seeds: Sequence[int]) -> list[EpisodeRecord]:
+        """One episode per task (``seeds[i]`` seeds task ``i``'s reset and sampling); records in task order.
+
+        ``env_factory`` makes a fresh env per episode: one callable for all, or one per task (a
+        mixture of envs, as GRPO trains on).
+        """
         tasks, seeds = list(tasks), [int(s) for s in seeds]
         if len(tasks) != len(seeds):
             raise ValueError(f"seeds: expected one per task ({len(tasks)}), got {len(seeds)}")
@@ -174,7 +179,7 @@ class RolloutEngine:
             weights[extra.name] = extra.weight
         rec.reward = env.total_reward(rec.components, weights=weights)
         rec.success = bool(env.success(rec.components))
-        rec.doom_loop, rec.loop_kind = episode_loop(rec)
+        rec.doom_loop, rec.episode_loop, rec.loop_kind = episode_loop(rec)
 
 
 class _Run:
@@ -229,7 +234,8 @@ class _Run:
 
     def _reset(self, i: int) -> _Live:
         e = self.e
-        env = self.env_factory()
+        factory = self.env_factory[i] if isinstance(self.env_factory, (list, tuple)) else self.env_factory
+        env = factory()
         if e.sub_model and hasattr(env, "set_sub_model") and getattr(env, "sub_model", None) is None \
                 and hasattr(e.policy, "chat"):
             env.set_sub_model(e.policy.chat)

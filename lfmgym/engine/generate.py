@@ -99,13 +99,14 @@ class HFGenerator:
         model: the causal LM (kept where it is; eval mode is set for each call and restored).
         codec: the tokenizer's :class:`ChatCodec`.
         batch_size: rows generated together.
-        synced_gpus: pass ``synced_gpus=True`` to ``generate`` (ZeRO-3 / FSDP across ranks: every
-            rank must then make the same calls, which the engine's lockstep mode guarantees).
+        synced_gpus: ``None`` lets transformers decide (it turns it on under ZeRO-3 / FSDP with
+            several ranks: every rank must then make the same calls, which the engine's lockstep
+            mode guarantees); ``True``/``False`` force it.
         stopping_criteria: a factory ``(prompt_len) -> StoppingCriteria`` applied to every call
             (e.g. stop a turn as soon as it is a confirmed doom loop).
     """
 
-    def __init__(self, model: Any, codec: ChatCodec, *, batch_size: int = 32, synced_gpus: bool = False,
+    def __init__(self, model: Any, codec: ChatCodec, *, batch_size: int = 32, synced_gpus: bool | None = None,
                  stopping_criteria: Any = None):
         if batch_size < 1:
             raise ValueError(f"batch_size: must be >= 1, got {batch_size}")
@@ -161,6 +162,8 @@ class HFGenerator:
         greedy = temperature == 0
         logprobs: list[list[float]] = [[] for _ in prompts]
         extra: dict[str, Any] = {}
+        if self.synced_gpus is not None:
+            extra["synced_gpus"] = self.synced_gpus
         if not greedy:
             extra["logits_processor"] = LogitsProcessorList([_seeded_sampler(seeds, temperature, top_p, logprobs)])
         stopper = None
@@ -172,7 +175,7 @@ class HFGenerator:
             out = self.model.generate(
                 input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device),
                 do_sample=False, max_new_tokens=max(caps), eos_token_id=self.codec.stop_ids,
-                pad_token_id=self.codec.pad_id, use_cache=True, synced_gpus=self.synced_gpus,
+                pad_token_id=self.codec.pad_id, use_cache=True,
                 # Neutralise sampling defaults a checkpoint's generation_config may carry.
                 temperature=None, top_p=None, top_k=None, **extra,
             )

@@ -62,7 +62,8 @@ class EpisodeRecord:
         components: every reward component and metric.
         terminated / truncated: final answer / cut (``truncation_reason`` says why).
         success: :meth:`lfmgym.Env.success` of the components.
-        doom_loop / loop_kind: the episode's doom-loop verdict.
+        doom_loop: an assistant turn is a doom loop; ``episode_loop``: that or a loop across
+            turns; ``loop_kind`` names it (:func:`lfmgym.engine.episode_loop`).
         seed: the episode's sampling seed.
         wall_s: the episode's wall-clock time, reset to end.
     """
@@ -79,6 +80,7 @@ class EpisodeRecord:
     truncation_reason: str | None = None
     success: bool = False
     doom_loop: bool = False
+    episode_loop: bool = False
     loop_kind: str = "none"
     info: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
@@ -159,6 +161,7 @@ class EpisodeRecord:
             "truncated": self.truncated,
             "truncation_reason": self.truncation_reason,
             "doom_loop": self.doom_loop,
+            "episode_loop": self.episode_loop,
             "loop_kind": self.loop_kind,
             "turns": len(self.turns),
             "finished": [t.finished for t in self.turns],

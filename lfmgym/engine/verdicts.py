@@ -24,18 +24,22 @@ def turn_loop(ids: list[int] | None, finished: bool, text: str = "") -> tuple[bo
     return bool(v.loop), str(getattr(v, "kind", "periodic" if v.loop else "none"))
 
 
-def episode_loop(record: Any) -> tuple[bool, str]:
-    """An episode's verdict ``(loop, kind)``: a turn that loops, or a loop across turns (the same
-    call with the same result, the same message repeated) when the episode detector is available."""
+def episode_loop(record: Any) -> tuple[bool, bool, str]:
+    """An episode's verdicts ``(turn_loop, episode_loop, kind)``.
+
+    ``turn_loop``: an assistant turn is a doom loop (or was stopped as one while generating).
+    ``episode_loop``: that, or a loop across turns (the same call with the same result again, the
+    same message again) from the episode detector.
+    """
     for t in record.turns:
         if getattr(t, "stopped_loop", False):
-            return True, "stopped"
+            return True, True, "stopped"
         loop, kind = turn_loop(t.ids, t.finished, t.text)
         if loop:
-            return True, kind
+            return True, True, kind
     try:
         from lfmgym.rewards.episode_loops import episode_loop_verdict
     except ImportError:
-        return False, "none"
+        return False, False, "none"
     v = episode_loop_verdict(record.messages, finished=bool(record.terminated))
-    return bool(v.loop), str(v.kind)
+    return False, bool(v.loop), str(v.kind)

@@ -9,9 +9,11 @@ All rates are shares in [0, 1]. Definitions (per environment):
   ``pass@k = 1 - C(n - c, k) / C(n, k)``, averaged over tasks.
 - ``parse_rate``: share of episodes whose every assistant message parsed (``parse_ok``).
 - ``tool_error_rate``: failed tool calls / tool calls, over all episodes (``None`` without calls).
-- ``doom_loop``: share of episodes with at least one assistant turn that is a doom loop
-  (:func:`lfmgym.rewards.doom_loop.detect_doom_loop`: hit the length cap *and* periodic tail),
-  reported separately for the greedy and the sampled pass.
+- ``doom_loop_greedy`` / ``doom_loop_sampled``: share of episodes with at least one assistant
+  turn that is a doom loop (:func:`lfmgym.engine.episode_loop`), greedy and sampled pass.
+- ``doom_loop_episode``: share of greedy episodes that loop in a turn *or across turns* (the
+  same call with the same result again, the same message again).
+- ``truncated``: episodes cut, by reason (``max_turns``, ``step_timeout``, ``token_budget``, ...).
 - ``mean_tokens``: generated tokens per episode, all turns (``None`` when the backend gives no ids);
   ``mean_chars`` the same in characters.
 - ``latency_s``: wall time per episode spent in generation.
@@ -23,7 +25,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["pass_at_k", "mean_pass_at_k", "is_doom_loop", "episode_doom_loop", "summarize_records"]
+__all__ = ["pass_at_k", "mean_pass_at_k", "summarize_records", "truncation_counts"]
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -45,22 +47,6 @@ def mean_pass_at_k(counts: Sequence[tuple[int, int]], k: int) -> float:
     return sum(pass_at_k(n, c, k) for n, c in counts) / len(counts)
 
 
-def is_doom_loop(token_ids: Sequence[int] | None, finished: bool, text: str = "") -> bool:
-    """One generation's doom-loop verdict: on token ids, or on the text when ids are unknown."""
-    from lfmgym.rewards.doom_loop import detect_doom_loop
-
-    if token_ids:
-        return bool(detect_doom_loop([int(t) for t in token_ids], finished, unit="token", metrics=False).loop)
-    if text:
-        return bool(detect_doom_loop(text, finished, metrics=False).loop)
-    return False
-
-
-def episode_doom_loop(record: Any) -> bool:
-    """True when any assistant turn of an :class:`~lfmgym.rollout.EpisodeRecord` is a doom loop."""
-    return any(is_doom_loop(g.token_ids, g.finished, g.text) for g in record.generations)
-
-
 def _mean(xs: list[float]) -> float | None:
     return sum(xs) / len(xs) if xs else None
 
@@ -69,36 +55,47 @@ def summarize_records(env: Any, greedy: list[Any], sampled: list[Any] | None = N
                       samples: int = 0) -> dict[str, Any]:
     """Metrics of one env from its greedy records and (optionally) ``samples`` sampled records per task.
 
+    Records are the engine's :class:`~lfmgym.engine.EpisodeRecord`: success is the env's own
+    :meth:`~lfmgym.Env.success` and the loop verdicts are the engine's, computed once per episode.
     ``sampled`` holds ``samples`` consecutive records per task, in task order.
     """
     row: dict[str, Any] = {"n": len(greedy)}
-    successes = [bool(env.success(r.components)) for r in greedy]
-    row["success"] = _mean([float(s) for s in successes])
+    row["success"] = _mean([float(r.success) for r in greedy])
     row["parse_rate"] = _mean([float(r.components.get("parse_ok", 1.0) >= 1.0) for r in greedy])
     n_calls = sum(r.components.get("tool_calls", 0.0) for r in greedy)
     n_errors = sum(r.components.get("tool_errors", 0.0) for r in greedy)
     row["tool_error_rate"] = (n_errors / n_calls) if n_calls else None
-    row["doom_loop_greedy"] = _mean([float(episode_doom_loop(r)) for r in greedy])
-    tokens = [sum(len(g.token_ids) for g in r.generations) for r in greedy
-              if all(g.token_ids is not None for g in r.generations)]
-    row["mean_tokens"] = _mean([float(t) for t in tokens]) if len(tokens) == len(greedy) else None
-    row["mean_chars"] = _mean([float(sum(len(g.text) for g in r.generations)) for r in greedy])
-    row["mean_turns"] = _mean([float(r.turns) for r in greedy])
+    row["doom_loop_greedy"] = _mean([float(r.doom_loop) for r in greedy])
+    row["doom_loop_episode"] = _mean([float(r.episode_loop) for r in greedy])
+    tokens = [r.generated_tokens for r in greedy]
+    row["mean_tokens"] = _mean([float(t) for t in tokens]) if all(t is not None for t in tokens) else None
+    row["mean_chars"] = _mean([float(sum(len(t.text) for t in r.turns)) for r in greedy])
+    row["mean_turns"] = _mean([float(len(r.turns)) for r in greedy])
     row["mean_reward"] = _mean([float(r.reward) for r in greedy])
     row["latency_s"] = _mean([float(r.latency_s) for r in greedy])
     row["length_capped"] = _mean([float(r.length_capped) for r in greedy])
+    row["truncated"] = truncation_counts(greedy + list(sampled or []))
     if sampled:
         if samples < 1 or len(sampled) != samples * len(greedy):
             raise ValueError(f"sampled: expected {samples} records per task x {len(greedy)} tasks, got {len(sampled)}")
         counts = []
         for t in range(len(greedy)):
             chunk = sampled[t * samples:(t + 1) * samples]
-            counts.append((samples, sum(bool(env.success(r.components)) for r in chunk)))
+            counts.append((samples, sum(bool(r.success) for r in chunk)))
         row["samples"] = samples
         row["pass@1"] = mean_pass_at_k(counts, 1)
         row[f"pass@{samples}"] = mean_pass_at_k(counts, samples)
-        row["doom_loop_sampled"] = _mean([float(episode_doom_loop(r)) for r in sampled])
-        row["success_sampled"] = _mean([float(env.success(r.components)) for r in sampled])
+        row["doom_loop_sampled"] = _mean([float(r.doom_loop) for r in sampled])
+        row["success_sampled"] = _mean([float(r.success) for r in sampled])
     else:
         row["doom_loop_sampled"] = None
     return row
+
+
+def truncation_counts(records: list[Any]) -> dict[str, int]:
+    """How many episodes ended truncated, by reason (``max_turns``, ``step_timeout``, ...)."""
+    out: dict[str, int] = {}
+    for r in records:
+        if r.truncated:
+            out[r.truncation_reason or "max_turns"] = out.get(r.truncation_reason or "max_turns", 0) + 1
+    return dict(sorted(out.items()))
