@@ -10,13 +10,24 @@ from lfmgym.envs.bfcl_multi_turn.bfcl_data import load_entries
 from lfmgym.eval import bfcl_multi_turn as mt
 
 
-def _fc(call: str) -> dict:
+def _keywords(call: str):
+    """A ground-truth call as a model writes it (``sort('a')`` -> ``sort(file_name='a')``)."""
+    from lfmgym.envs.bfcl_multi_turn.apis import SUITES
     from lfmgym.envs.bfcl_multi_turn.env import keyword_call
     from lfmgym.envs.bfcl_multi_turn.session import Session
 
-    tc = keyword_call(call, Session(["GorillaFileSystem", "TwitterAPI", "MessageAPI", "TicketAPI", "MathAPI",
-                                     "TradingBot", "TravelAPI", "VehicleControlAPI"]))
+    return keyword_call(call, Session(list(SUITES)))
+
+
+def _fc(call: str) -> dict:
+    tc = _keywords(call)
     return {tc.name: json.dumps(tc.arguments)}
+
+
+def _raw(calls: list[str]) -> str:
+    from lfmgym.envs.bfcl_multi_turn.session import render_call
+
+    return "[" + ", ".join(render_call(_keywords(c)) for c in calls) + "]"
 
 
 def test_result_files_in_every_step_format_score_like_the_ground_truth(tmp_path):
@@ -31,7 +42,7 @@ def test_result_files_in_every_step_format_score_like_the_ground_truth(tmp_path)
             elif style == 1:
                 turns.append([[_fc(c)] for c in gold] + ["Which file do you mean?"])  # function calling + text
             else:
-                turns.append(["[" + ", ".join(gold) + "]"] if gold else ["I need the file name."])  # raw text
+                turns.append([_raw(gold)] if gold else ["I need the file name."])  # raw text
         rows.append({"id": e["id"], "result": turns})
     path = tmp_path / "BFCL_v4_multi_turn_result.json"
     path.write_text("\n".join(json.dumps(r) for r in rows))
@@ -64,6 +75,16 @@ def test_malformed_files_name_the_line(tmp_path):
         mt.load_predictions(tmp_path / "nope.json")
     (v,) = mt.score_results({"multi_turn_base_0": "not turns"}, ["multi_turn_base"], limit=1)
     assert v.error_type == "multi_turn:inference_error"
+
+
+def test_raw_text_decodes_like_bfcl_and_decoded_strings_run_like_bfcl():
+    # Raw model text: keyword arguments only (BFCL's decoder drops positional ones).
+    assert [c.kwargs for c in mt.decode_step("[sort('a.txt'), cd(folder='x')]")] == [{}, {"folder": "x"}]
+    assert mt.decode_step("I cannot do that.") is None
+    assert mt.decode_step("<|tool_call_start|>[ls(a=True)]<|tool_call_end|>")[0].kwargs == {"a": True}
+    # Decoded call strings: positional arguments bind by position, as BFCL's eval does.
+    assert mt.decode_step(["sort('a.txt')"])[0].args == ("a.txt",)
+    assert mt.decode_step([{"cd": '{"folder": "x"}'}])[0].kwargs == {"folder": "x"}
 
 
 def test_categories_and_summary_weighting():

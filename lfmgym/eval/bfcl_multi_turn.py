@@ -105,16 +105,19 @@ def _fc_call(item: dict[str, Any]) -> Call:
 
 def decode_step(step: Any) -> list[Call] | None:
     """The calls of one step of a result file; ``None`` when it does not decode (BFCL skips such a
-    step: it counts as a text reply)."""
+    step: it counts as a text reply).
+
+    A string is a raw model message, decoded as BFCL decodes a prompting model's output
+    (:func:`lfmgym.eval.bfcl_decode.decode_output`: keyword arguments only, a bare name read as
+    its text). A list holds decoded call strings, run as BFCL runs them (positional arguments
+    bind by position), or ``{name: arguments}`` items of a function-calling model.
+    """
     from lfmgym.eval.bfcl_decode import decode_output
 
     try:
         if isinstance(step, str):
-            try:
-                return parse_calls(step.strip("`\n "))
-            except ValueError:
-                calls, _ = decode_output(step)
-                return None if calls is None else [Call(c.name, (), dict(c.arguments)) for c in calls]
+            calls, _ = decode_output(step)
+            return None if calls is None else [Call(c.name, (), dict(c.arguments)) for c in calls]
         if isinstance(step, dict):
             return [_fc_call(step)]
         if isinstance(step, list):
