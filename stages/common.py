@@ -143,6 +143,15 @@ def mixture_tasks(cfg: dict, total: int, stream: str) -> list[tuple[str, Task]]:
     return [pairs[int(i)] for i in order]
 
 
+def rollout_budgets(cfg: dict, max_completion_tokens: int | None = None):
+    """The engine's :class:`~lfmgym.engine.Budgets` from the ``rollout`` section (eval, DPO, GRPO)."""
+    from lfmgym.engine import Budgets
+
+    r = cfg["rollout"]
+    return Budgets(max_step_s=r["max_step_s"], max_episode_s=r["max_episode_s"],
+                   max_episode_tokens=r["max_episode_tokens"], max_completion_tokens=max_completion_tokens)
+
+
 def prompt_key(messages: list[dict[str, Any]]) -> str:
     """A stable key of a prompt (its roles and contents), used to find the task behind a TRL prompt."""
     return json.dumps([[m.get("role"), m.get("content")] for m in messages], ensure_ascii=False)
@@ -168,10 +177,12 @@ def load_model(path: str | Path, device: str | None = "cpu"):
 
 
 def dist():
-    """Accelerate's process state (a single process when not launched by accelerate)."""
-    from accelerate import PartialState
+    """Accelerate's process state (a single process when not launched by accelerate), created with
+    lfmgym's process-group timeout (``$LFMGYM_PG_TIMEOUT_S``) so ranks waiting on one that writes
+    results or builds a model do not hit torch's default."""
+    from lfmgym.engine.distributed import process_state
 
-    return PartialState()
+    return process_state()
 
 
 def is_main() -> bool:

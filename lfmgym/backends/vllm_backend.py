@@ -1,9 +1,9 @@
 """Generation with an in-process vLLM engine (``pip install lfmgym[vllm]``; needs a CUDA GPU).
 
 vLLM is imported when a :class:`VLLMBackend` is built, never at module import. Prompts are
-rendered with the model's chat template and sent to ``LLM.generate`` in one call (vLLM does its
-own continuous batching); special tokens are kept in the text so LFM2's tool-call markers
-survive, and the end-of-turn token is stripped.
+rendered and outputs decoded by :class:`lfmgym.engine.ChatCodec` (the stop/noise-token table
+shared with transformers) and sent to ``LLM.generate`` in one call (vLLM does its own continuous
+batching), each request with its own seed; the rollout engine uses ``generate_ids`` directly.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ import time
 from typing import Any
 
 from lfmgym.backends.base import BackendError, Generation
+from lfmgym.engine.chat_tokens import ChatCodec
+from lfmgym.engine.generate import Sampled, row_seed
 
 __all__ = ["VLLMBackend", "vllm_unavailable_reason"]
 
-_NOISE_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|startoftext|>", "<|im_start|>")
 
 
 def vllm_unavailable_reason() -> str | None:
@@ -55,11 +56,35 @@ class VLLMBackend:
         self.model_name = model
         self.llm = LLM(model=model, **kwargs)
         self.tokenizer = self.llm.get_tokenizer()
-        vocab = self.tokenizer.get_vocab()
-        self.stop_token_ids = sorted({vocab[t] for t in _NOISE_TOKENS[:3] if t in vocab}
-                                     | ({self.tokenizer.eos_token_id} if self.tokenizer.eos_token_id is not None else set()))
-        self._noise = [t for t in {*_NOISE_TOKENS, self.tokenizer.pad_token, self.tokenizer.eos_token,
-                                   self.tokenizer.bos_token} if t]
+        # The one stop/noise-token table (lfmgym.engine.chat_tokens), shared with transformers.
+        self.codec = ChatCodec(self.tokenizer)
+        self.stop_token_ids = self.codec.stop_ids
+        self.token_generator = self  # the engine plays episodes token-in/token-out through generate_ids
+
+    def generate_ids(self, prompts, caps, *, temperature=0.0, top_p=1.0, seeds=None) -> list[Sampled]:
+        """:class:`lfmgym.engine.TokenGenerator`: one ``LLM.generate`` call, a seed per request."""
+        from vllm import SamplingParams as VSamplingParams
+        from vllm.inputs import TokensPrompt
+
+        if not prompts:
+            return []
+        seeds = list(seeds) if seeds is not None else [row_seed(i) for i in range(len(prompts))]
+        params = [VSamplingParams(n=1, temperature=float(temperature), top_p=float(top_p), max_tokens=int(cap),
+                                  seed=int(seed) % (2**31), stop_token_ids=self.codec.stop_ids,
+                                  skip_special_tokens=False, logprobs=0)
+                  for cap, seed in zip(caps, seeds)]
+        t0 = time.perf_counter()
+        outputs = self.llm.generate([TokensPrompt(prompt_token_ids=list(p)) for p in prompts], params, use_tqdm=False)
+        latency = (time.perf_counter() - t0) / len(prompts)
+        out = []
+        for o, cap in zip(outputs, caps):
+            c = o.outputs[0]
+            ids, finished = self.codec.cut_at_stop(list(c.token_ids), int(cap))
+            lps = None
+            if c.logprobs:
+                lps = [float(next(iter(d.values())).logprob) if d else float("nan") for d in c.logprobs][: len(ids)]
+            out.append(Sampled(ids, finished, lps, latency))
+        return out
 
     def generate(
         self,
@@ -72,34 +97,19 @@ class VLLMBackend:
         seed: int | None = None,
     ) -> list[list[Generation]]:
         """``n`` completions per transcript in one ``LLM.generate`` call."""
-        from vllm import SamplingParams as VSamplingParams
-        from vllm.inputs import TokensPrompt
-
         if n < 1:
             raise ValueError(f"n: must be >= 1, got {n}")
         if not batch:
             return []
-        prompts = []
-        for messages in batch:
-            text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-            prompts.append(TokensPrompt(prompt_token_ids=self.tokenizer(text, add_special_tokens=False)["input_ids"]))
-        params = VSamplingParams(
-            n=n, temperature=float(temperature), top_p=float(top_p), max_tokens=int(max_new_tokens), seed=seed,
-            stop_token_ids=self.stop_token_ids, skip_special_tokens=False,
-        )
-        t0 = time.perf_counter()
-        outputs = self.llm.generate(prompts, params, use_tqdm=False)
-        latency = (time.perf_counter() - t0) / max(1, len(batch) * n)
-        result = []
-        for out in outputs:
-            gens = []
-            for c in out.outputs:
-                text = c.text
-                for noise in self._noise:
-                    text = text.replace(noise, "")
-                gens.append(Generation(text=text.strip(), token_ids=list(c.token_ids),
-                                       finished=c.finish_reason == "stop", latency_s=latency))
-            result.append(gens)
+        rows = [(i, k) for i in range(len(batch)) for k in range(n)]
+        prompts = [self.codec.encode_prompt(m) for m in batch]
+        base = 0 if seed is None else int(seed)
+        samples = self.generate_ids([prompts[i] for i, _ in rows], [max_new_tokens] * len(rows),
+                                    temperature=temperature, top_p=top_p, seeds=[row_seed(base, i, k) for i, k in rows])
+        result: list[list[Generation]] = [[] for _ in batch]
+        for (i, _), s in zip(rows, samples):
+            result[i].append(Generation(text=self.codec.decode(s.ids), token_ids=s.ids, finished=s.finished,
+                                        latency_s=s.latency_s))
         return result
 
     def __repr__(self) -> str:
