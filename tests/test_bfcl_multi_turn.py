@@ -217,6 +217,19 @@ def test_turns_advance_on_text_and_held_out_functions_are_announced():
     assert messages[2].endswith(ADDED_FUNCTIONS_PROMPT) and '"sort"' in messages[2]
     _, reward, term, _, info = env.step("Still nothing.")
     assert term and info["reward_components"]["success"] == 0.0 and info["bfcl_turns"] == [[]] * 5
+    assert info["reward_components"]["abstained"] == 1.0  # nothing called where nothing could be done
+
+
+def test_compact_documents_shorten_the_prompt_and_keep_every_function():
+    task = load_tasks("multi_turn_base_0")[0]
+    compact = BfclMultiTurnEnv(tasks=[task]).opening(task)[0]["content"]
+    full = BfclMultiTurnEnv(tasks=[task], docs="bfcl").opening(task)[0]["content"]
+    assert len(compact) < 0.7 * len(full)
+    assert "This tool belongs to" in full and "This tool belongs to" not in compact
+    for name in ("cd", "mv", "post_tweet", "authenticate_twitter"):
+        assert f'"name": "{name}"' in compact
+    with pytest.raises(ValueError, match="docs"):
+        BfclMultiTurnEnv(docs="short")
 
 
 def test_step_limit_and_strict_parsing():

@@ -25,7 +25,7 @@ from lfmgym.env import Task
 from lfmgym.envs.bfcl_multi_turn.apis import SUITES
 from lfmgym.envs.bfcl_multi_turn.checker import is_long_context
 
-__all__ = ["CATEGORIES", "load_entries", "load_tasks", "entry_task", "function_docs", "visible_docs"]
+__all__ = ["CATEGORIES", "DOC_STYLES", "load_entries", "load_tasks", "entry_task", "function_docs", "visible_docs"]
 
 # The multi-turn categories of BFCL v3/v4 (each 200 entries).
 CATEGORIES = ("multi_turn_base", "multi_turn_miss_func", "multi_turn_miss_param", "multi_turn_long_context")
@@ -47,11 +47,24 @@ def function_docs(involved_classes: Sequence[str]) -> list[dict[str, Any]]:
     return [dict(doc) for name in involved_classes for doc in _suite_docs(name)]
 
 
-def visible_docs(task: Task, turn: int) -> list[dict[str, Any]]:
+# "bfcl": the documents as BFCL shows them; "compact": without the suite's blurb that BFCL repeats
+# in every function's description (a third to a half fewer characters; the function's own text stays).
+DOC_STYLES = ("bfcl", "compact")
+
+
+def _compact(doc: dict[str, Any]) -> dict[str, Any]:
+    description = doc.get("description", "")
+    return {**doc, "description": description.split("Tool description: ", 1)[-1]}
+
+
+def visible_docs(task: Task, turn: int, style: str = "bfcl") -> list[dict[str, Any]]:
     """The documents the model has at ``turn``: held-out functions appear from their turn on."""
+    if style not in DOC_STYLES:
+        raise ValueError(f"docs: {style!r} is not one of {DOC_STYLES}")
     held = {int(t): names for t, names in task.meta.get("missed_function", {}).items()}
     hidden = {n for t, names in held.items() if t > turn for n in names}
-    return [d for d in function_docs(task.meta["involved_classes"]) if d["name"] not in hidden]
+    docs = [d for d in function_docs(task.meta["involved_classes"]) if d["name"] not in hidden]
+    return [_compact(d) for d in docs] if style == "compact" else docs
 
 
 def _turn_text(messages: list[dict[str, Any]], where: str) -> str:

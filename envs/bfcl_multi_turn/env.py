@@ -27,6 +27,7 @@ component          weight  value
 =================  ======  =====================================================================
 
 Metrics (weight 0): ``turns_completed`` (fraction of user turns the model finished),
+``abstained`` (fraction of the turns without ground-truth calls in which the model called nothing),
 ``state_mismatch``, ``response_mismatch``, ``empty_turn``, ``force_terminated`` (the kind of the
 first failure, one-hot), ``calls``, ``call_errors`` (calls whose result is an error).
 """
@@ -43,7 +44,7 @@ from lfmgym.env import Env, Episode, Task
 from lfmgym.toolcalls import ToolCall, parse_tool_calls, render_tool_calls
 from lfmgym.tools import Toolbox
 
-from lfmgym.envs.bfcl_multi_turn.bfcl_data import load_tasks, visible_docs
+from lfmgym.envs.bfcl_multi_turn.bfcl_data import DOC_STYLES, load_tasks, visible_docs
 from lfmgym.envs.bfcl_multi_turn.checker import check_entry
 from lfmgym.envs.bfcl_multi_turn.session import ERROR_PREFIX, Call, Session, render_call, render_result
 
@@ -60,14 +61,16 @@ _FAILURES = {"multi_turn:instance_state_mismatch": "state_mismatch",
              "multi_turn:force_terminated": "force_terminated"}
 
 
-def turn_message(task: Task, turn: int) -> str:
-    """The user message that opens ``turn``: its text, or the held-out functions' documents when
-    the turn only reveals them (BFCL's prompting message)."""
+def turn_message(task: Task, turn: int, docs: str = "bfcl") -> str:
+    """The user message that opens ``turn``: its text, or the held-out functions' documents (in
+    style ``docs``) when the turn only reveals them (BFCL's prompting message)."""
+    from lfmgym.envs.tool_calling.bfcl import declared_schema
+
     added = task.meta.get("missed_function", {}).get(str(turn))
     text = task.meta["turns"][turn]
     if added and not text:
-        docs = [d for d in visible_docs(task, turn) if d["name"] in added]
-        return json.dumps(docs, ensure_ascii=False) + "\n" + ADDED_FUNCTIONS_PROMPT
+        shown = [declared_schema(d)["function"] for d in visible_docs(task, turn, docs) if d["name"] in added]
+        return json.dumps(shown, ensure_ascii=False) + "\n" + ADDED_FUNCTIONS_PROMPT
     return text
 
 
@@ -96,6 +99,9 @@ class BfclMultiTurnEnv(Env):
         step_limit: assistant messages allowed within one user turn (BFCL: 20).
         strict: a message whose tool-call markup does not parse ends the turn, as BFCL's decoder
             does (the eval uses this); otherwise the model gets an error message and may retry.
+        docs: ``"compact"`` (default: each function's description without the suite's blurb that
+            BFCL repeats in all of them: a third to a half shorter) or ``"bfcl"`` (BFCL's documents
+            as they are; the eval uses this).
         **kwargs: see :class:`lfmgym.Env`.
     """
 
@@ -113,7 +119,9 @@ class BfclMultiTurnEnv(Env):
                "or ask for it.")
 
     def __init__(self, *, bfcl: str | Sequence[str] | None = None, step_limit: int = 20, strict: bool = False,
-                 **kwargs: Any):
+                 docs: str = "compact", **kwargs: Any):
+        if docs not in DOC_STYLES:
+            raise ValueError(f"docs: {docs!r} is not one of {DOC_STYLES}")
         if bfcl is not None:
             if kwargs.get("tasks") is not None:
                 raise ValueError("bfcl: give either bfcl=... or tasks=[...], not both")
@@ -123,6 +131,7 @@ class BfclMultiTurnEnv(Env):
         super().__init__(**kwargs)
         self.step_limit = int(step_limit)
         self.strict = bool(strict)
+        self.docs = docs
 
     # ------------------------------------------------------------------ tasks and tools
 
@@ -134,7 +143,7 @@ class BfclMultiTurnEnv(Env):
     def make_toolbox(self, task: Task) -> Toolbox:
         from lfmgym.envs.tool_calling.bfcl import DeclaredToolbox
 
-        return DeclaredToolbox(visible_docs(task, 0))
+        return DeclaredToolbox(visible_docs(task, 0, self.docs))
 
     def system_prompt(self, task: Task) -> str:
         return self._SYSTEM
@@ -187,7 +196,7 @@ class BfclMultiTurnEnv(Env):
             episode.final_answer = content
             return [], True
         state["turns"].append([])
-        return [{"role": "user", "content": turn_message(task, state["turn"])}], False
+        return [{"role": "user", "content": turn_message(task, state["turn"], self.docs)}], False
 
     def step(self, action: str):
         obs, reward, terminated, truncated, info = super().step(action)
@@ -208,7 +217,7 @@ class BfclMultiTurnEnv(Env):
         missed = task.meta.get("missed_function", {})
         for turn, gold in enumerate(task.answer):
             if turn:
-                messages.append({"role": "user", "content": turn_message(task, turn)})
+                messages.append({"role": "user", "content": turn_message(task, turn, self.docs)})
             calls = [keyword_call(c, session) for c in gold]
             groups = _group_calls(calls)
             if len(groups) >= self.step_limit:
@@ -240,6 +249,9 @@ class BfclMultiTurnEnv(Env):
                       "calls": float(len(episode.tool_calls)),
                       "call_errors": float(sum(r.startswith(ERROR_PREFIX) or '"error"' in r[:40]
                                                for r in episode.tool_results))}
+        unanswerable = [i for i, gold in enumerate(task.answer) if not gold]
+        if unanswerable:
+            components["abstained"] = sum(not (turns[i] if i < len(turns) else []) for i in unanswerable) / len(unanswerable)
         for kind, flag in _FAILURES.items():
             components[flag] = float(verdict.error_type == kind)
         return components

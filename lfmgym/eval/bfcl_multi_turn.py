@@ -4,7 +4,7 @@
 Two sources of model behaviour:
 
 * :func:`play`: a model plays the bundled entries through the rollout engine in the
-  ``bfcl_multi_turn`` env (strict mode: a message whose tool-call markup does not parse ends the
+  ``bfcl_multi_turn`` env with BFCL's function documents (strict mode: a message whose tool-call markup does not parse ends the
   turn, as BFCL's decoder does; 20 steps per turn at most, then the entry is force-terminated).
 * :func:`load_predictions`: BFCL-format result files. Each row is ``{"id": ..., "result": turns}``,
   ``turns`` a list of turns and each turn a list of steps; a step is a list of decoded call
@@ -231,7 +231,7 @@ def play(policy: Any, categories: Sequence[str] = CATEGORIES, *, limit: int | No
 
     def make_env():
         return BfclMultiTurnEnv(tasks=tasks, strict=True, step_limit=MAX_STEPS_PER_TURN, tool_format=tool_format,
-                                max_turns=max_turns)
+                                max_turns=max_turns, docs="bfcl")
 
     records = run_episodes(make_env, policy, tasks, batch_size=batch_size, progress=progress,
                            description="bfcl multi-turn")
