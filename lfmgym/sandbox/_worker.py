@@ -14,10 +14,11 @@ host -> worker                                   worker -> host
   {"op": "get", "name": str, "as_str": bool}       {"op": "value", ...} | {"op": "missing"}
   {"op": "return"|"raise", ...} (to a call)
 
-Its argv is ``[-c, SOURCE_LENGTH, WORKDIR]``. Everything the cell prints goes to capped
-in-memory buffers; file descriptors 1 and 2 are pointed at a file in WORKDIR (the sandbox's
-tmpfs) so output of ``os.write(1, ...)`` or child processes is captured too instead of corrupting
-the protocol pipe.
+Its argv is ``[-c, SOURCE_LENGTH, WORKDIR]``. File descriptors 1 and 2 are two pipes of their own
+to the host (named in ``init``), separate from the protocol pipe: what the cell prints (capped in
+the worker), and what ``os.write(1, ...)`` or child processes write, reaches the host as it is
+written, so nothing printed before a crash, an ``os._exit`` or a kill is lost. Every reply carries
+the ``seq`` of the request it answers, so the host can drop a frame that cell code forged.
 """
 
 import ast
@@ -34,16 +35,16 @@ import time
 import traceback
 
 _HEADER = struct.Struct(">I")
-_FD_OUTPUT_NAME = ".lfmgym_fd_output"
 _WORKER_FILENAME = "<lfmgym-worker>"
 
 
 class _CappedText(io.TextIOBase):
-    """A text stream that keeps the first ``limit`` characters and counts the rest."""
+    """A text stream that writes the first ``limit`` characters straight to ``fd`` (a pipe to the
+    host) and counts the rest."""
 
-    def __init__(self, limit):
+    def __init__(self, limit, fd):
         self._limit = limit
-        self._parts = []
+        self._fd = fd
         self._kept = 0
         self.dropped = 0
 
@@ -55,13 +56,16 @@ class _CappedText(io.TextIOBase):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         room = self._limit - self._kept
         if room > 0:
-            self._parts.append(text[:room])
-            self._kept += min(room, len(text))
+            part = text[:room]
+            self._kept += len(part)
+            view = memoryview(part.encode("utf-8", "backslashreplace"))
+            while view:
+                try:
+                    view = view[os.write(self._fd, view):]
+                except OSError:  # the host went away: nothing left to show the output to
+                    break
         self.dropped += max(0, len(text) - max(room, 0))
         return len(text)
-
-    def getvalue(self):
-        return "".join(self._parts)
 
     @property
     def encoding(self):
@@ -96,11 +100,13 @@ class _Channel:
 
     def recv(self):
         (size,) = _HEADER.unpack(self._read_exact(_HEADER.size))
-        return json.loads(self._read_exact(size))
+        message = json.loads(self._read_exact(size))
+        self.seq = message.get("seq") if isinstance(message, dict) else None
+        return message
 
     def encode(self, message):
         # ensure_ascii keeps lone surrogates (printable from Python) encodable.
-        return json.dumps(message).encode("ascii")
+        return json.dumps(dict(message, seq=getattr(self, "seq", None))).encode("ascii")
 
     def send_bytes(self, payload):
         view = memoryview(_HEADER.pack(len(payload)) + payload)
@@ -142,9 +148,8 @@ def _limit_of(exc):
 
 
 class Worker:
-    def __init__(self, channel, fd_output_path):
+    def __init__(self, channel):
         self.channel = channel
-        self.fd_output_path = fd_output_path
         self.namespace = {"__name__": "__main__", "__builtins__": __builtins__}
         self.output_limit = 20_000
         self.cell_count = 0
@@ -173,6 +178,12 @@ class Worker:
             self.namespace[name] = self._host_function(name)
         self.namespace["HostFunctionError"] = HostFunctionError
         self.reap_strays = bool(message.get("reap_strays"))
+        # fds 1 and 2 become the host's output pipes (inherited by every child of a cell).
+        for target, name in ((1, "stdout_fd"), (2, "stderr_fd")):
+            fd = message.get(name)
+            if isinstance(fd, int) and fd > 2:
+                os.dup2(fd, target)
+                os.close(fd)
         signal.signal(signal.SIGALRM, self._on_alarm)
         # A process forked by model code must never speak on the protocol pipe.
         os.register_at_fork(after_in_child=self._after_fork_in_child)
@@ -248,16 +259,6 @@ class Worker:
         return live
 
     # -- cells -------------------------------------------------------------------------
-    def _drain_fd_output(self):
-        """Read what child processes or raw os.write() put on fds 1/2 during the cell."""
-        try:
-            with open(self.fd_output_path, "rb") as handle:
-                data = handle.read(self.output_limit * 4 + 4)
-            os.truncate(self.fd_output_path, 0)
-        except OSError:
-            return ""
-        return data.decode("utf-8", errors="replace")
-
     def _format_exception(self, exc):
         # Drop the worker's own frames so the model sees only its code.
         # The innermost frames only: a deep recursion must not cost seconds of formatting.
@@ -270,7 +271,7 @@ class Worker:
         filename = str(message.get("name") or f"<cell {self.cell_count}>")
         code = message["code"]
         linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
-        stdout, stderr = _CappedText(self.output_limit), _CappedText(self.output_limit)
+        stdout, stderr = _CappedText(self.output_limit, 1), _CappedText(self.output_limit, 2)
         saved = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = stdout, stderr
         error = limit = None
@@ -318,13 +319,8 @@ class Worker:
             sys.stdout, sys.stderr = saved
         if self.reap_strays:
             self._reap_stray_processes()
-        raw = self._drain_fd_output()
-        if raw:
-            stdout.write(raw)
         result = {
             "op": "result",
-            "stdout": stdout.getvalue(),
-            "stderr": stderr.getvalue(),
             "stdout_dropped": stdout.dropped,
             "stderr_dropped": stderr.dropped,
             "error": error,
@@ -344,7 +340,13 @@ class Worker:
             self.channel.send({"op": "missing"})
             return
         value = self.namespace[name]
+        budget = message.get("budget")
         try:
+            if isinstance(budget, (int, float)) and budget > 0:
+                # A hostile __str__/__repr__ (one that sleeps) is interrupted like a cell.
+                self.budget = float(budget)
+                self.in_cell = True
+                signal.setitimer(signal.ITIMER_REAL, self.budget)
             if message.get("as_str"):
                 payload = self.channel.encode({"op": "value", "value": str(value)})
             else:
@@ -353,7 +355,14 @@ class Worker:
                 except (TypeError, ValueError):  # not JSON-safe: hand back its repr
                     payload = self.channel.encode({"op": "value", "value": repr(value), "repr": True})
         except BaseException as exc:  # a hostile __str__/__repr__ must not kill the worker
-            payload = self.channel.encode({"op": "error", "error": f"{type(exc).__name__}: {exc}"})
+            try:
+                text = f"{type(exc).__name__}: {exc}"
+            except BaseException:
+                text = f"{type(exc).__name__}: <unprintable>"
+            payload = self.channel.encode({"op": "error", "error": text[:2000]})
+        finally:
+            self.in_cell = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
         if len(payload) > self.channel.max_bytes:
             payload = self.channel.encode(
                 {"op": "error", "error": f"{name} is too large to transfer ({len(payload)} bytes)"}
@@ -373,24 +382,22 @@ class Worker:
 def main():
     workdir = sys.argv[2]
     os.chdir(workdir)
-    fd_output_path = os.path.join(workdir, _FD_OUTPUT_NAME)
-    # Keep the protocol pipes on private descriptors, then point 0/1/2 somewhere harmless so
-    # nothing the cell does (print from C code, child processes) can write into the protocol.
+    # Keep the protocol pipes on private descriptors, then point 0/1 somewhere harmless so nothing
+    # the cell does (print from C code, child processes) can write into the protocol; ``init``
+    # then points 1 and 2 at the host's output pipes.
     read_fd, write_fd = os.dup(0), os.dup(1)
     os.set_inheritable(read_fd, False)
     os.set_inheritable(write_fd, False)
-    devnull = os.open(os.devnull, os.O_RDONLY)
+    devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
     os.close(devnull)
-    # O_APPEND so writes land at the start again after the worker truncates the file.
-    out = os.open(fd_output_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
-    os.dup2(out, 1)
-    os.dup2(out, 2)
-    os.close(out)
     sys.stdin = None
     # A write past RLIMIT_FSIZE should raise OSError(EFBIG) in the cell, not kill the worker.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    Worker(_Channel(read_fd, write_fd, 64 << 20), fd_output_path).serve()
+    # A dead host must not kill the worker with SIGPIPE mid-cell: writes fail with EPIPE instead.
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    Worker(_Channel(read_fd, write_fd, 64 << 20)).serve()
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import shutil
 import site
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 BWRAP_CANDIDATES = ("/usr/bin/bwrap", "/usr/local/bin/bwrap", "/bin/bwrap")
@@ -176,11 +177,73 @@ def _ro_bind_with_parents(path: str, below: str = "/") -> list[str]:
             args += ["--perms", "0755", "--dir", str(parent)]
     return args + ["--ro-bind", path, path]
 
-def bwrap_command(inner: list[str], *, tmp_size_bytes: int, uid: int | None = None) -> list[str]:
+@functools.cache
+def _warn_once(message: str) -> list[str]:
+    warnings.warn(f"lfmgym sandbox: {message}", RuntimeWarning, stacklevel=3)
+    return []
+
+
+# --------------------------------------------------------------------------- seccomp
+# A seccomp filter (classic BPF, loaded by bubblewrap's --seccomp) that forbids creating a user
+# namespace: inside one, sandboxed code is "root" again and may mount an unbounded tmpfs or
+# reach kernel surface an unprivileged uid cannot. unshare/clone with CLONE_NEWUSER fail with
+# EPERM; clone3 (whose flags sit behind a pointer the filter cannot read) fails with ENOSYS, and
+# the C library falls back to clone. Syscalls of any other ABI (i386 int 0x80, x32) fail too.
+_CLONE_NEWUSER = 0x10000000
+_SECCOMP_ARCH = {  # machine: (AUDIT_ARCH, unshare, clone, clone3)
+    "x86_64": (0xC000003E, 272, 56, 435),
+    "aarch64": (0xC00000B7, 97, 220, 435),
+}
+_RET_ALLOW, _RET_ERRNO = 0x7FFF0000, 0x00050000
+_LD_ABS, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06
+
+
+def seccomp_program() -> bytes | None:
+    """The filter for this machine's architecture, or ``None`` where it is not known."""
+    import errno
+    import platform
+    import struct
+
+    spec = _SECCOMP_ARCH.get(platform.machine())
+    if spec is None:
+        return None
+    arch, unshare, clone, clone3 = spec
+    eperm, enosys = _RET_ERRNO | errno.EPERM, _RET_ERRNO | errno.ENOSYS
+    # (code, jump-if-true target label, jump-if-false target label, k); labels resolved below.
+    program = [
+        ("ld", _LD_ABS, None, None, 4),          # 0 arch
+        ("", _JEQ, 2, "enosys", arch),           # 1 another ABI: refuse
+        ("", _LD_ABS, None, None, 0),            # 2 syscall number
+        ("", _JGE, "enosys", 4, 0x40000000),     # 3 x32 numbers: refuse
+        ("", _JEQ, "flags", 5, unshare),         # 4
+        ("", _JEQ, "flags", 6, clone),           # 5
+        ("", _JEQ, "enosys", "allow", clone3),   # 6
+        ("flags", _LD_ABS, None, None, 16),      # 7 low 32 bits of args[0] (little endian)
+        ("", _JSET, "eperm", "allow", _CLONE_NEWUSER),  # 8
+        ("eperm", _RET, None, None, eperm),      # 9
+        ("enosys", _RET, None, None, enosys),    # 10
+        ("allow", _RET, None, None, _RET_ALLOW), # 11
+    ]
+    labels = {label: i for i, (label, *_rest) in enumerate(program) if label}
+    out = b""
+    for i, (_, code, jt, jf, k) in enumerate(program):
+        def offset(target):
+            if target is None:
+                return 0
+            index = labels[target] if isinstance(target, str) else target
+            return index - i - 1
+        out += struct.pack("=HBBI", code, offset(jt), offset(jf), k)
+    return out
+
+
+def bwrap_command(inner: list[str], *, tmp_size_bytes: int, uid: int | None = None,
+                  seccomp_fd: int | None = None) -> list[str]:
     """The full command line that runs ``inner`` (a worker command) inside bubblewrap.
 
     As root, ``uid`` is the unprivileged uid the worker drops to (default: a fresh one from
     ``ROOT_UID_RANGE``); as a normal user the sandbox runs as that user inside a user namespace.
+    ``seccomp_fd``: a readable descriptor holding :func:`seccomp_program` (no nested user
+    namespaces); the caller keeps it open across the exec.
     """
     cmd = [bwrap_path()]
     if not bwrap_supports("--perms"):
@@ -221,12 +284,17 @@ def bwrap_command(inner: list[str], *, tmp_size_bytes: int, uid: int | None = No
         if path not in under_workdir:
             cmd += _ro_bind_with_parents(path)
     cmd += ["--proc", "/proc", "--dev", "/dev"]
-    if bwrap_supports("--size"):
-        cmd += ["--size", str(tmp_size_bytes)]
-    cmd += ["--perms", "1777", "--tmpfs", SANDBOX_WORKDIR]
+    # /dev/shm (POSIX shared memory) is a size-capped tmpfs too, not part of bwrap's unbounded /dev.
+    size = ["--size", str(tmp_size_bytes)] if bwrap_supports("--size") else _warn_once(
+        "bubblewrap < 0.8 has no --size: /tmp and /dev/shm in the sandbox are not size-capped "
+        "(the whole-sandbox memory limit still counts them under a cgroup); upgrade bubblewrap")
+    cmd += [*size, "--perms", "1777", "--tmpfs", "/dev/shm"]
+    cmd += [*size, "--perms", "1777", "--tmpfs", SANDBOX_WORKDIR]
     for path in under_workdir:
         cmd += _ro_bind_with_parents(path, below=SANDBOX_WORKDIR)
     cmd += ["--chdir", SANDBOX_WORKDIR]
+    if seccomp_fd is not None:
+        cmd += ["--seccomp", str(seccomp_fd)]
     cmd += ["--clearenv"]
     for key, value in SANDBOX_ENV.items():
         cmd += ["--setenv", key, value]

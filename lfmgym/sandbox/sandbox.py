@@ -12,7 +12,8 @@ Contract::
 
 * One worker process lives for the whole episode, so variables persist between cells.
 * ``run`` never raises for anything the code does: errors, timeouts, limits and crashes come back in
-  the :class:`CellResult`. After a crash or a hard kill the next cell starts a fresh worker (cell
+  the :class:`CellResult`, with everything the cell printed before it ended (the output streams to
+  the host as it is written, so a segfault, ``os._exit`` or a kill at the time limit loses none). After a crash or a hard kill the next cell starts a fresh worker (cell
   state is lost, injected variables and ``setup_code`` are restored) and reports ``state_lost``.
 * Time limits count time spent running code inside the sandbox; time spent in host functions is
   excluded (they are trusted and budgeted by call count). At the limit the cell is interrupted
@@ -21,11 +22,14 @@ Contract::
   exception on the host becomes ``HostFunctionError`` in the sandbox (type and message only).
 * Not thread-safe: use one sandbox per thread.
 
-Limits (all per sandbox): ``memory_mb`` of address space; ``cpu_seconds`` of CPU (default
-``episode_timeout + 5``); ``max_processes`` processes and threads; ``max_open_files`` descriptors;
-``max_file_size_mb`` per written file; ``tmp_size_mb`` for the private ``/tmp``. Memory held in
-files (``/tmp``, ``memfd``) is not address space: it is bounded by the tmpfs size and by open
-files x file size (64 x 16 MiB by default), and freed when the worker dies.
+Limits: ``memory_mb`` for the whole sandbox, all its processes together (a cgroup where the
+kernel allows one, else a watchdog: :mod:`lfmgym.sandbox.limits`), and as the address space of each
+process; ``cpu_seconds`` of CPU per process (default ``episode_timeout + 5``); ``max_processes``
+processes and threads; ``max_open_files`` descriptors; ``max_file_size_mb`` per written file;
+``tmp_size_mb`` for each of the private ``/tmp`` and ``/dev/shm``. Memory held in files (``/tmp``,
+``memfd``) is bounded by the tmpfs size and by open files x file size (64 x 16 MiB by default), and
+freed when the worker dies. Sandboxed code cannot create user namespaces (a seccomp filter), so it
+cannot become "root" in one to mount filesystems of its own.
 """
 
 from __future__ import annotations
@@ -46,8 +50,9 @@ from pathlib import Path
 from typing import Any
 
 from lfmgym.sandbox import isolation
-from lfmgym.sandbox.channel import Channel, ChannelClosed, ChannelTimeout, ProtocolError, encode
+from lfmgym.sandbox.channel import Channel, ChannelClosed, ChannelTimeout, OutputPipe, ProtocolError, encode
 from lfmgym.sandbox.isolation import SandboxUnavailable
+from lfmgym.sandbox.limits import MemoryGuard
 
 HARD_KILL_GRACE_S = 1.0
 IO_TIMEOUT_S = 30.0
@@ -119,6 +124,28 @@ def _cap(text: str, limit: int, dropped: int = 0) -> tuple[str, bool]:
     if dropped:
         return text + TRUNCATION_MARKER.format(dropped=dropped), True
     return text, False
+
+
+_LIMITS = ("timeout", "memory", "file_size", "open_files", "processes", "cpu")
+
+
+def _count(value: Any) -> int:
+    """A dropped-character count from the worker: an int in range, else 0 (a forged frame)."""
+    return value if isinstance(value, int) and 0 <= value < 1 << 62 else 0
+
+
+def _seccomp_fd() -> int:
+    """A pipe's read end holding the seccomp filter that forbids nested user namespaces."""
+    program = isolation.seccomp_program()
+    if program is None:
+        raise SandboxUnavailable(
+            f"no seccomp filter for this CPU architecture ({os.uname().machine}): sandboxed code could "
+            "create user namespaces; only x86_64 and aarch64 are supported"
+        )
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, program)
+    os.close(write_fd)
+    return read_fd
 
 
 def _signal_name(number: int) -> str:
@@ -197,12 +224,16 @@ class Sandbox:
             "RLIMIT_CORE": 0,
         }
         self.tmp_size_bytes = int(tmp_size_mb) << 20
+        self.max_processes = int(max_processes)
+        self._guard: MemoryGuard | None = None
         self.host_call_counts: Counter[str] = Counter()
         self.cells_run = 0
         self.restarts = 0
         self.episode_time_used = 0.0
         self.uid: int | None = None
-        self._injected: dict[str, bytes] = {}  # name -> encoded "set" frame, replayed after restarts
+        self._injected: dict[str, dict] = {}  # name -> "set" message, replayed after restarts
+        self._outputs: tuple[OutputPipe, ...] = ()  # the worker's stdout and stderr pipes
+        self._seq = 0  # numbers each request; a reply with another number is stale or forged
         self._proc: subprocess.Popen | None = None
         self._channel: Channel | None = None
         self._unsafe_dir: str | None = None
@@ -246,8 +277,8 @@ class Sandbox:
         if self._started_once:
             self.restarts += 1
         self._started_once = True
-        for frame in self._injected.values():
-            self._request_raw(frame, expect="ok")
+        for message in self._injected.values():
+            self._request(message, expect="ok")
         if self.setup_code:
             result = self._exec(self.setup_code, budget=self.cell_timeout, echo=False, name="<setup>")
             if not result.ok:
@@ -260,6 +291,13 @@ class Sandbox:
         self._kill()
 
     def _spawn(self) -> None:
+        if self._guard is None:
+            self._guard = MemoryGuard(self.memory_mb << 20, self.max_processes)
+        pass_fds: tuple[int, ...] = ()
+        out_read, out_write = os.pipe()
+        err_read, err_write = os.pipe()
+        capture = self.output_limit * 4 + 4  # bytes: room for output_limit characters of UTF-8
+        self._outputs = (OutputPipe(out_read, capture), OutputPipe(err_read, capture))
         if self.unsafe:
             self._unsafe_dir = self._unsafe_dir or tempfile.mkdtemp(prefix="lfmgym-unsafe-sandbox-")
             workdir = self._unsafe_dir
@@ -269,18 +307,26 @@ class Sandbox:
             inner = worker_command(isolation.SANDBOX_WORKDIR)
             isolation.release_uid(self.uid)
             self.uid = isolation.pick_uid() if isolation.running_as_root() else None
-            cmd = isolation.bwrap_command(inner, tmp_size_bytes=self.tmp_size_bytes, uid=self.uid)
+            pass_fds = (_seccomp_fd(),)
+            cmd = isolation.bwrap_command(inner, tmp_size_bytes=self.tmp_size_bytes, uid=self.uid,
+                                          seccomp_fd=pass_fds[0])
             workdir, env = None, {}  # bwrap starts with an EMPTY environment: see isolation.py
-        self._proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            cwd=workdir,
-            start_new_session=True,  # its own process group, so the host can kill all of it
-            close_fds=True,
-        )
+        try:
+            self._proc = subprocess.Popen(
+                self._guard.wrap(cmd),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                cwd=workdir,
+                start_new_session=True,  # its own process group, so the host can kill all of it
+                close_fds=True,
+                pass_fds=(*pass_fds, out_write, err_write),
+            )
+        finally:
+            for fd in (*pass_fds, out_write, err_write):
+                os.close(fd)
+        self._guard.watch(self._proc.pid)
         self._channel = Channel(self._proc.stdout.fileno(), self._proc.stdin.fileno(), MAX_FRAME_BYTES)
         init = {
             "op": "init",
@@ -290,12 +336,15 @@ class Sandbox:
             "host_functions": sorted(self.host_functions),
             # Only in a private pid namespace may the worker kill(-1) the cell's leftovers.
             "reap_strays": not self.unsafe,
+            "stdout_fd": out_write,
+            "stderr_fd": err_write,
+            "seq": self._next_seq(),
         }
         deadline = time.monotonic() + self.start_timeout
         try:
             self._channel.send_raw(worker_source(), deadline)
             self._channel.send(init, deadline)
-            reply = self._channel.recv(deadline)
+            reply = self._recv(deadline)
             if reply.get("op") != "ready":
                 raise ProtocolError(f"expected 'ready', got {reply.get('op')!r}")
         except (ChannelClosed, ChannelTimeout, ProtocolError) as exc:
@@ -313,8 +362,29 @@ class Sandbox:
             data = b""
         return data.decode("utf-8", "replace").strip()
 
-    def _kill(self) -> None:
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _recv(self, deadline: float) -> dict:
+        """The worker's reply to the current request, draining its output pipes meanwhile.
+
+        Frames with another sequence number are dropped: cell code that reached the protocol pipe
+        (e.g. through ``gc``) and forged a reply would otherwise leave every later reply one off.
+        """
+        assert self._channel is not None
+        for _ in range(1000):
+            message = self._channel.recv(deadline, self._outputs)
+            if message.get("seq") == self._seq:
+                return message
+        raise ProtocolError("too many frames that answer no request")
+
+    def _kill(self) -> tuple[tuple[str, int], ...]:
+        """Kill the worker and everything it started; return what its output pipes still held
+        (``(text, bytes dropped)`` for stdout and stderr), read after every writer died."""
         proc, self._proc, self._channel = self._proc, None, None
+        if self._guard is not None:
+            self._guard.stop()
         if proc is not None:
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -330,11 +400,20 @@ class Sandbox:
                     stream.close()
                 except OSError:
                     pass
+        outputs, self._outputs = self._outputs, ()
+        left = []
+        for pipe in outputs:
+            pipe.read_available()
+            left.append(pipe.take())
+            pipe.close()
         if self._closed:
             isolation.release_uid(self.uid)
+            if self._guard is not None:
+                self._guard.close()
         if self._closed and self._unsafe_dir:
             shutil.rmtree(self._unsafe_dir, ignore_errors=True)
             self._unsafe_dir = None
+        return tuple(left) or (("", 0), ("", 0))
 
     def _wait_exit_status(self) -> int | None:
         """The dead worker's exit status as a shell reports it (128 + signal for a signal), or
@@ -350,24 +429,37 @@ class Sandbox:
     def set_variable(self, name: str, value: Any) -> None:
         """Bind ``name`` to ``value`` (JSON-serializable) in the sandbox; it survives restarts."""
         _check_identifier(name, "variable name")
+        message = {"op": "set", "name": name, "value": value}
         try:
-            frame = encode({"op": "set", "name": name, "value": value})
-        except (TypeError, ValueError) as exc:
+            encode(message)
+        except (TypeError, ValueError, RecursionError) as exc:
             raise ValueError(f"set_variable({name!r}): value must be JSON-serializable ({exc})") from None
-        self._injected[name] = frame
+        self._injected[name] = message
         if self._proc is not None:
-            self._request_raw(frame, expect="ok")
+            self._request(message, expect="ok")
 
     def get_variable(self, name: str, *, as_str: bool = False, default: Any = _MISSING) -> Any:
         """The value of ``name`` in the sandbox.
 
         JSON-safe values come back as such (tuples as lists); others as their ``repr`` string.
         ``as_str=True`` returns ``str(value)`` instead. A missing name raises ``KeyError`` unless
-        ``default`` is given.
+        ``default`` is given. The conversion runs under the cell time limit and counts against the
+        episode's time; a value whose ``__repr__`` is too slow raises :class:`SandboxError`.
         """
         _check_identifier(name, "variable name")
+        # Reading runs the value's __str__/__repr__, i.e. model code: it gets a cell's time budget
+        # and its time counts against the episode like a cell's.
+        remaining = self.episode_timeout - self.episode_time_used
+        if remaining <= 0:
+            raise SandboxError(f"episode time limit ({self.episode_timeout:g} s) reached: cannot read {name!r}")
+        budget = min(self.cell_timeout, remaining)
         self.start()
-        reply = self._request({"op": "get", "name": name, "as_str": bool(as_str)}, expect=("value", "missing", "error"))
+        started = time.monotonic()
+        try:
+            reply = self._request({"op": "get", "name": name, "as_str": bool(as_str), "budget": budget},
+                                  expect=("value", "missing", "error"), timeout=budget + HARD_KILL_GRACE_S)
+        finally:
+            self.episode_time_used += time.monotonic() - started
         if reply["op"] == "missing":
             if default is _MISSING:
                 raise KeyError(name)
@@ -376,16 +468,15 @@ class Sandbox:
             raise SandboxError(f"could not read {name!r} from the sandbox: {reply.get('error')}")
         return reply.get("value")
 
-    def _request(self, message: dict, expect: str | tuple[str, ...]) -> dict:
-        return self._request_raw(encode(message), expect)
-
-    def _request_raw(self, frame: bytes, expect: str | tuple[str, ...]) -> dict:
+    def _request(self, message: dict, expect: str | tuple[str, ...], timeout: float = IO_TIMEOUT_S) -> dict:
         self.start()
         assert self._channel is not None
-        deadline = time.monotonic() + IO_TIMEOUT_S
+        deadline = time.monotonic() + timeout
         try:
-            self._channel.send_raw(frame, deadline)
-            reply = self._channel.recv(deadline)
+            self._channel.send(dict(message, seq=self._next_seq()), deadline)
+            reply = self._recv(deadline)
+            for pipe in self._outputs:  # output between cells (e.g. a printing __repr__) is nobody's
+                pipe.take()
         except (ChannelClosed, ChannelTimeout, ProtocolError) as exc:
             self._kill()
             raise SandboxError(f"the sandbox worker stopped responding ({type(exc).__name__})") from None
@@ -420,29 +511,35 @@ class Sandbox:
               name: str | None = None) -> CellResult:
         assert self._channel is not None
         cell_calls: Counter[str] = Counter()
+        memory_mark = self._guard.mark() if self._guard is not None else 0
         started = time.monotonic()
         host_time = 0.0
         result: CellResult
+        for pipe in self._outputs:  # only what this cell writes is its output
+            pipe.read_available()
+            pipe.take()
         try:
-            request = {"op": "exec", "code": code, "budget": budget, "echo": echo}
+            request = {"op": "exec", "code": code, "budget": budget, "echo": echo, "seq": self._next_seq()}
             if name is not None:
                 request["name"] = name
             self._channel.send(request, started + IO_TIMEOUT_S)
             while True:
                 deadline = started + host_time + budget + HARD_KILL_GRACE_S
-                message = self._channel.recv(deadline)
+                message = self._recv(deadline)
                 if message["op"] == "call":
                     call_started = time.monotonic()
                     reply = self._host_call(message, cell_calls)
                     host_time += time.monotonic() - call_started
+                    reply["seq"] = self._seq
                     self._channel.send(reply, started + host_time + budget + HARD_KILL_GRACE_S)
                     continue
                 if message["op"] != "result":
                     raise ProtocolError(f"unexpected message {message['op']!r} during a cell")
-                result = self._cell_result(message, binding)
+                for pipe in self._outputs:
+                    pipe.read_available()
+                result = self._cell_result(message, binding, tuple(pipe.take() for pipe in self._outputs))
                 break
         except ChannelTimeout:
-            self._kill()
             result = CellResult(
                 error=f"TimeoutError: cell exceeded its {budget:g} s wall-clock limit and was killed",
                 timed_out=True,
@@ -450,42 +547,57 @@ class Sandbox:
                 exit_code=124,
                 state_lost=True,
             )
+            self._add_output(result, self._kill())
         except ChannelClosed:
             result = self._crash_result()
-        except (ProtocolError, KeyError, TypeError, ValueError) as exc:
-            self._kill()
+        except Exception as exc:  # anything else from a worker that broke the protocol (forged frames)
             result = CellResult(
-                error=f"SandboxError: the worker broke the protocol ({exc}) and was killed",
+                error=f"SandboxError: the worker broke the protocol ({type(exc).__name__}: {str(exc)[:200]}) "
+                      "and was killed",
                 exit_code=1,
                 state_lost=True,
             )
+            self._add_output(result, self._kill())
+        if self._guard is not None and self._guard.killed_since(memory_mark):
+            result.limit = "memory"
+            note = (f"MemoryError: the sandbox went over its memory limit of {self.memory_mb} MiB "
+                    f"(all its processes together); its largest process was killed")
+            result.error = note if result.error is None else f"{result.error}\n{note}"
         result.duration_s = time.monotonic() - started - host_time
         result.host_calls = dict(cell_calls)
         self.episode_time_used += result.duration_s
         return result
 
-    def _cell_result(self, message: dict, binding: str) -> CellResult:
-        stdout, cut_out = _cap(str(message.get("stdout", "")), self.output_limit, int(message.get("stdout_dropped", 0)))
-        stderr, cut_err = _cap(str(message.get("stderr", "")), self.output_limit, int(message.get("stderr_dropped", 0)))
+    def _add_output(self, result: CellResult, outputs: tuple[tuple[str, int], ...],
+                    dropped: tuple[int, int] = (0, 0)) -> None:
+        """Put the captured ``(text, bytes dropped)`` of stdout and stderr into ``result``, capped."""
+        (out, out_dropped), (err, err_dropped) = outputs
+        result.stdout, cut_out = _cap(out, self.output_limit, out_dropped + dropped[0])
+        result.stderr, cut_err = _cap(err, self.output_limit, err_dropped + dropped[1])
+        result.truncated = cut_out or cut_err
+
+    def _cell_result(self, message: dict, binding: str, outputs: tuple[tuple[str, int], ...]) -> CellResult:
         error = message.get("error")
         if error is not None:
             error, _ = _cap(str(error), self.output_limit)
         limit = message.get("limit")
+        if limit is not None and limit not in _LIMITS:
+            raise ProtocolError(f"unknown limit {str(limit)[:40]!r}")
         timed_out = limit == "timeout"
-        return CellResult(
-            stdout=stdout,
-            stderr=stderr,
+        result = CellResult(
             error=error,
             timed_out=timed_out,
             limit=binding if timed_out else limit,
             exit_code=int(message.get("exit_code", 0)),
-            truncated=cut_out or cut_err,
         )
+        dropped = (_count(message.get("stdout_dropped")), _count(message.get("stderr_dropped")))
+        self._add_output(result, outputs, dropped)
+        return result
 
     def _crash_result(self) -> CellResult:
         status = self._wait_exit_status()
         detail = self._stderr_tail()
-        self._kill()
+        outputs = self._kill()
         limit = None
         if status is None:
             message, status = "the worker closed its pipe to the host and was killed", 1
@@ -499,10 +611,12 @@ class Sandbox:
             elif sig == signal.SIGXCPU:
                 message += f" (CPU time limit of {self.cpu_seconds} s)"
         else:
-            message = f"the worker exited with status {status}"
+            message = f"the worker exited with status {status} (os._exit or a C-level exit)"
         if detail:
             message += f"\n{detail[-2000:]}"
-        return CellResult(error=f"SandboxCrash: {message}", limit=limit, exit_code=status or 1, state_lost=True)
+        result = CellResult(error=f"SandboxCrash: {message}", limit=limit, exit_code=status, state_lost=True)
+        self._add_output(result, outputs)
+        return result
 
     def _host_call(self, message: dict, cell_calls: Counter[str]) -> dict:
         name, args, kwargs = message.get("name"), message.get("args", []), message.get("kwargs", {})
