@@ -64,13 +64,61 @@ def _search_alg(spec: SweepSpec):
     return BasicVariantGenerator(random_state=spec.search["seed"] if spec.search["algorithm"] == "random" else None)
 
 
-def _scheduler(spec: SweepSpec):
-    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, MedianStoppingRule
+def _resumable_asha(state_path: Path, **kwargs):
+    """Tune's ASHA, its rungs kept in ``state_path`` after every result.
+
+    ``Tuner.restore`` brings back the trials but not a scheduler's state: without this, trials
+    resumed after an interruption would be judged only against trials that report after it.
+    """
+    from ray.tune.schedulers import ASHAScheduler
+
+    class ResumableASHA(ASHAScheduler):
+        def __init__(self):
+            super().__init__(**kwargs)
+            self._state_path, self._loaded = str(state_path), False
+
+        def _load(self) -> None:
+            if not self._loaded:
+                self._loaded = True
+                if Path(self._state_path).is_file():
+                    self.restore(self._state_path)
+
+        def _save(self) -> None:
+            tmp = f"{self._state_path}.tmp"
+            self.save(tmp)
+            os.replace(tmp, self._state_path)
+
+        def on_trial_add(self, tune_controller, trial):
+            self._load()
+            if trial.trial_id not in self._trial_info:  # a restored trial keeps its bracket
+                super().on_trial_add(tune_controller, trial)
+
+        def on_trial_result(self, tune_controller, trial, result):
+            self._load()
+            action = super().on_trial_result(tune_controller, trial, result)
+            self._save()
+            return action
+
+        def on_trial_complete(self, tune_controller, trial, result):
+            self._load()
+            if trial.trial_id in self._trial_info:
+                super().on_trial_complete(tune_controller, trial, result)
+                self._save()
+
+        def on_trial_remove(self, tune_controller, trial):
+            self._trial_info.pop(trial.trial_id, None)
+            self._save()
+
+    return ResumableASHA()
+
+
+def _scheduler(spec: SweepSpec, storage: Path):
+    from ray.tune.schedulers import FIFOScheduler, MedianStoppingRule
 
     e = spec.early_stop
     if e["type"] == "asha":
-        return ASHAScheduler(time_attr="step", max_t=_MAX_T, grace_period=e["grace"],
-                             reduction_factor=e["reduction_factor"])
+        return _resumable_asha(storage / "asha_state.pkl", time_attr="step", max_t=_MAX_T, grace_period=e["grace"],
+                               reduction_factor=e["reduction_factor"])
     if e["type"] == "median":
         return MedianStoppingRule(time_attr="step", grace_period=e["grace"], min_samples_required=max(1, e["startup"]))
     return FIFOScheduler()
@@ -130,7 +178,7 @@ def run_ray(spec: SweepSpec, out: Path, *, parallel: int = 1, address: str | Non
                 param_space=tune_space(spec),
                 tune_config=tune.TuneConfig(
                     metric=OBJECTIVE, mode=spec.metric["mode"], search_alg=_search_alg(spec),
-                    scheduler=_scheduler(spec), num_samples=1 if grid else spec.n_trials,
+                    scheduler=_scheduler(spec, storage), num_samples=1 if grid else spec.n_trials,
                     max_concurrent_trials=parallel, trial_dirname_creator=lambda t: _trial_name(t.trial_id),
                 ),
                 run_config=tune.RunConfig(name="tune", storage_path=str(storage), verbose=0),

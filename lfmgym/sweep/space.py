@@ -12,7 +12,8 @@ space:                                # dotted config path -> a list (one of) or
 alternatives:                         # optional: whole alternatives, one categorical parameter
   - {envs: {math: {weight: 1.0}}}
   - {stages: [sft, grpo]}
-search: {algorithm: tpe, trials: 20, seed: 0}    # tpe | random | grid (every combination, in order)
+search: {algorithm: tpe, trials: 20, seed: 0}    # tpe | random | grid (every combination, in order;
+                                                 # the default when the space is all lists and no trials)
 metric: {name: success, stage: last, env: mean, mode: max}
 early_stop: {type: asha, grace: 1, reduction_factor: 3}   # asha | median | none
 executor: {type: optuna, parallel: 1, num_gpus: 0}        # or {type: ray, address: auto, num_cpus: 1, num_gpus: 1}
@@ -195,7 +196,10 @@ def _validate(raw: dict[str, Any], base: dict[str, Any], source: str) -> SweepSp
         if not isinstance(a, dict) or not a:
             raise _err(f"alternatives[{i}]", "must be a non-empty mapping of dotted paths to values")
 
-    search = {"algorithm": "tpe", "seed": 0, **_check_keys(raw.get("search") or {}, SEARCH_FIELDS, "search")}
+    search = dict(_check_keys(raw.get("search") or {}, SEARCH_FIELDS, "search"))
+    # Lists only and no trial count: every combination; otherwise the engine's TPE sampler.
+    all_lists = all("choice" in d for d in space.values())
+    search = {"algorithm": "grid" if all_lists and "trials" not in search else "tpe", "seed": 0, **search}
     if search["algorithm"] not in ALGORITHMS:
         raise _err("search.algorithm", f"{search['algorithm']!r} is not one of {', '.join(ALGORITHMS)}")
     if search["algorithm"] == "grid":
