@@ -1,13 +1,13 @@
-"""Eval speed: BFCL scoring on the full shared data, and batched vs one-at-a-time generation.
+"""Eval speed: BFCL scoring on the full bundled data, and batched vs one-at-a-time generation.
 
-    python benchmarks/bench_eval.py [--data ../shared/data/bfcl] [--official-python /tmp/bfclenv/bin/python]
+    python benchmarks/bench_eval.py [--data path/to/bfcl] [--official-python /tmp/bfclenv/bin/python]
                                     [--gen-prompts 16] [--new-tokens 32] [--skip-generation]
 
 BFCL rows (gold predictions for every entry of every AST category, rendered by the agreement
 set's ``render.py``):
 
 - ``lfmgym eval bfcl --predictions`` end to end (a subprocess: imports, load, score, table);
-- in-process scoring of the same predictions, and of the 19,932-row agreement set;
+- in-process scoring of the same predictions, and of the agreement set;
 - baseline, when ``--official-python`` names an interpreter with ``bfcl-eval`` installed (see
   ``tests/data/bfcl_agreement/build.py``): the official decoder + AST checker on the same predictions.
 
@@ -55,12 +55,13 @@ def _gold_predictions(data: Path, path: Path) -> int:
     sys.path.insert(0, str(AGREEMENT))
     from render import render_gold
 
-    from lfmgym.eval.bfcl import load_bfcl
+    from lfmgym.eval.bfcl import NO_CALL, SOME_CALL, load_bfcl
 
     entries = load_bfcl(data)
     with open(path, "w") as fh:
         for e in entries:
-            text = ("None of the functions fit." if e.category == "irrelevance"
+            text = ("None of the functions fit." if e.category in NO_CALL
+                    else f"[{e.functions[0]['name']}()]" if e.category in SOME_CALL
                     else render_gold({"function": e.functions}, e.ground_truth, e.category))
             fh.write(json.dumps({"id": e.id, "result": text}) + "\n")
     return len(entries)
@@ -81,8 +82,8 @@ def bench_bfcl(data: Path, official_python: str | None) -> list[tuple[str, int, 
         preds = load_predictions(preds_file)
         t = time.perf_counter()
         verdicts = score_predictions(entries, preds)
-        rows.append(("score_predictions, gold (in process)", n, time.perf_counter() - t))
-        assert all(v.valid for v in verdicts), "gold predictions must all be valid"
+        valid = sum(v.valid for v in verdicts)
+        rows.append((f"score_predictions, gold (in process; {valid}/{n} valid)", n, time.perf_counter() - t))
         by_id = {e.id: e for e in entries}
         agreement = [json.loads(x) for x in gzip.open(AGREEMENT / "agreement.jsonl.gz", "rt", encoding="utf-8")]
         t = time.perf_counter()
@@ -95,6 +96,17 @@ def bench_bfcl(data: Path, official_python: str | None) -> list[tuple[str, int, 
             res = json.loads(out.stdout.strip().splitlines()[-1])
             rows.append((f"baseline: official bfcl-eval checker ({res['ok']}/{res['n']} valid)", res["n"], res["s"]))
     return rows
+
+
+def _bundled_bfcl(tmp: Path) -> Path:
+    """The bundled BFCL data as plain files (the official checker reads a folder)."""
+    from lfmgym.data import list_files, read_bytes
+
+    for rel in list_files("bfcl"):
+        out = tmp / rel
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(read_bytes(rel))
+    return tmp / "bfcl"
 
 
 def bench_generation(n_prompts: int, new_tokens: int) -> list[tuple[str, int, float]]:
@@ -120,13 +132,15 @@ def bench_generation(n_prompts: int, new_tokens: int) -> list[tuple[str, int, fl
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "bfcl"))
+    ap.add_argument("--data", default=None, help="a plain BFCL folder (default: the bundled data, written out)")
     ap.add_argument("--official-python", default=None, help="python with bfcl-eval (the baseline row)")
     ap.add_argument("--gen-prompts", type=int, default=16)
     ap.add_argument("--new-tokens", type=int, default=32)
     ap.add_argument("--skip-generation", action="store_true")
     args = ap.parse_args()
-    rows = bench_bfcl(Path(args.data), args.official_python)
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(args.data) if args.data else _bundled_bfcl(Path(tmp))
+        rows = bench_bfcl(data, args.official_python)
     if not args.skip_generation:
         rows += bench_generation(args.gen_prompts, args.new_tokens)
     print(f"{'what':62s} {'items':>7s} {'seconds':>9s} {'items/s':>9s}")

@@ -165,7 +165,17 @@ def _java_list(s: str, item_t: str | None) -> Any:
     return s
 
 
+# Wrappers that keep a map's entries: read the map inside.
+_MAP_WRAPPER = re.compile(r"(?:java\.util\.)?(?:Collections\.(?:unmodifiableMap|synchronizedMap)|Map\.copyOf"
+                          r"|new\s+(?:Hash|LinkedHash|Tree)Map\s*<[^>]*>)\s*\((?P<inner>.+)\)", re.S)
+
+
 def _java_map(s: str) -> Any:
+    wrapped = _MAP_WRAPPER.fullmatch(s.strip())
+    if wrapped and closing_bracket(wrapped.group("inner") + ")") == len(wrapped.group("inner")):
+        inner = _java_map(wrapped.group("inner").strip())
+        if isinstance(inner, dict):
+            return inner
     m = re.fullmatch(r"new\s+\w+\s*<[^>]*>\s*\(\s*\)\s*\{\s*\{?(?P<body>.*?)\}?\s*\}", s, re.S)
     if m:
         out = {}

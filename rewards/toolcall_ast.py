@@ -5,7 +5,8 @@ BFCL's ``possible_answer`` ``ground_truth``: a list of ``{function_name: {param:
 values]}}``, one entry per expected call. A prediction is valid when
 
 * the number of calls equals the number of gold entries (no call at all is right only for
-  irrelevance: ``category`` containing ``"irrelevance"`` or an empty gold list);
+  irrelevance: ``category`` containing ``"irrelevance"`` or an empty gold list; for relevance,
+  ``category`` containing ``"relevance"`` alone, any call is right);
 * the calls can be paired one-to-one with the gold entries in *any* order (parallel calls), each
   pair matching:
 
@@ -358,7 +359,8 @@ def match_calls(
             ``properties`` and ``required``); a gold function without a doc is checked against
             the gold alone.
         language: ``"python"``, ``"java"`` or ``"javascript"`` (BFCL's type rules).
-        category: the BFCL category; only ``"irrelevance"`` changes anything (no call is right).
+        category: the BFCL category; only ``"irrelevance"`` (no call is right) and
+            ``"relevance"`` (any call is right) change anything.
         strict_types: reject non-string Java/JavaScript values, as BFCL does.
         underscore_to_dot: accept ``math_factorial`` for ``math.factorial`` (for APIs that forbid
             dots in function names).
@@ -379,6 +381,9 @@ def match_calls(
     except TypeError:
         return _fail("malformed", f"predicted calls must be a list, got {type(predicted).__name__}")
 
+    if category and "relevance" in category and "irrelevance" not in category:
+        # BFCL's relevance: any well-formed call is right (there is no ground truth to compare with).
+        return _OK if calls else _fail("missing_call", "a function call was expected, got none")
     if (category and "irrelevance" in category) or not entries:
         if calls:
             return _fail("no_call_expected", f"no call was expected, got {len(calls)}: {calls[0][0]!r}...")

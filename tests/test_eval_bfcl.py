@@ -1,15 +1,11 @@
-"""BFCL eval: gold answers score 100%, verdicts agree with the official checker, prompts match BFCL's.
+"""BFCL eval: verdicts identical to the official checker, gold answers, prompts match BFCL's.
 
 The agreement set (``tests/data/bfcl_agreement/agreement.jsonl.gz``) holds perturbed predictions
-over the shared BFCL data with the verdicts of the official ``bfcl-eval`` checker (see ``build.py``
-there for how it was made). Measured agreement: 19,859 / 19,932 = 99.63 %. Every disagreement is
-a prediction the official checker rejects although it is correct, from two known defects of the
-official checker (listed in ``OFFICIAL_DEFECTS``):
-
-* Java values it cannot read: the tree-sitter traversal drops the ``{{ put(...); }}`` body of a
-  ``new HashMap<>() {{ ... }}``, keeps the quotes of ``String`` array elements, and reads untyped
-  ``ArrayList`` items as their source text (``"42"`` for 42);
-* parallel calls paired greedily: a valid permutation can be rejected (parallel_178).
+over every single-turn BFCL category (non-live, live, irrelevance, relevance) with the verdicts
+of the official ``bfcl-eval`` 2026.3.23 checker (see ``build.py`` there for how it was made).
+Measured: the default (official) verdict agrees on 32,954 / 32,954 rows; ``--lenient`` (lfmgym's
+semantic matcher) on 98.84 %, departing where the official rules are not semantic (a tuple for a
+list rejected, Java collections read by regular expressions, greedy parallel pairing, ...).
 """
 
 from __future__ import annotations
@@ -24,6 +20,9 @@ import pytest
 
 from lfmgym.eval.bfcl import (
     CATEGORIES,
+    LIVE,
+    NO_CALL,
+    SOME_CALL,
     BFCLEntry,
     Verdict,
     bfcl_messages,
@@ -39,29 +38,21 @@ from lfmgym.toolcalls import ToolCall, render_tool_calls
 
 HERE = Path(__file__).resolve().parent
 AGREEMENT = HERE / "data" / "bfcl_agreement"
-BFCL = Path(__file__).resolve().parents[2] / "shared" / "data" / "bfcl"
 sys.path.insert(0, str(AGREEMENT))
 from render import gold_calls, render_gold  # noqa: E402
 
-MIN_AGREEMENT = 0.99
-MEASURED_AGREEMENT = 0.9963
-OFFICIAL_DEFECTS = {
-    "simple_java_1", "simple_java_35", "simple_java_36", "simple_java_65", "simple_java_67", "simple_java_68",
-    "simple_java_78", "simple_java_83", "simple_java_85", "simple_java_86", "simple_java_89", "simple_java_90",
-    "simple_java_91", "parallel_178",
-}
-
-pytestmark = pytest.mark.skipif(not BFCL.is_dir(), reason=f"shared BFCL data not found at {BFCL}")
-
+MEASURED_LENIENT_AGREEMENT = 0.9884
 
 @pytest.fixture(scope="module")
 def entries() -> dict[str, BFCLEntry]:
-    return {e.id: e for e in load_bfcl(BFCL)}
+    return {e.id: e for e in load_bfcl()}  # the BFCL data bundled with lfmgym
 
 
 def _gold_text(e: BFCLEntry) -> str:
-    if e.category == "irrelevance":
+    if e.category in NO_CALL:
         return "None of these functions can answer the question."
+    if e.category in SOME_CALL:  # no ground truth: any call of an offered function is right
+        return f"[{e.functions[0]['name']}()]"
     return render_gold({"function": e.functions}, e.ground_truth, e.category)
 
 
@@ -69,19 +60,42 @@ def test_loads_every_category(entries):
     counts = Counter(e.category for e in entries.values())
     assert set(counts) == set(CATEGORIES)
     assert counts["simple_python"] == 400 and counts["multiple"] == 200 and counts["irrelevance"] == 240
+    assert counts["live_simple"] == 258 and counts["live_multiple"] == 1053 and counts["live_irrelevance"] == 884
+    assert counts["live_relevance"] == 16
+    assert {e.category for e in load_bfcl(None, ["live_*"])} == set(LIVE) | {"live_irrelevance", "live_relevance"}
+
+
+# No output can be right in these live entries (data defects): the answer accepts no value for a
+# key (live_simple 106, 112), or leaves out a parameter the function requires / uses one it does
+# not declare (live_multiple 507, 862, 964).
+IMPOSSIBLE = {"live_simple_106-63-0", "live_simple_112-68-0", "live_multiple_507-149-4", "live_multiple_862-181-3",
+              "live_multiple_964-207-0"}
+
+
+# Gold answers the official checker rejects although they are right: String items of a Java array
+# keep their quotes, untyped ArrayList items are read by their text, and a map value with a
+# comma or a parenthesis is cut at it (BFCL's Java converter).
+OFFICIAL_REJECTS_GOLD = {"simple_java_35", "simple_java_36", "simple_java_64", "simple_java_65", "simple_java_78",
+                         "simple_java_83", "simple_java_85", "simple_java_86", "simple_java_89", "simple_java_90",
+                         "simple_java_91"}
 
 
 def test_gold_scores_100_percent_in_every_category(entries):
+    impossible = IMPOSSIBLE
     verdicts = score_predictions(list(entries.values()), {i: _gold_text(e) for i, e in entries.items()})
-    bad = [v for v in verdicts if not v.valid]
-    assert not bad, bad[:5]
-    summary = summarize(verdicts)
-    assert all(row["accuracy"] == 1.0 for row in summary["categories"].values())
-    assert summary["overall"] == 1.0 and summary["complete"] and summary["irrelevance"] == 1.0
+    assert {v.id for v in verdicts if not v.valid} == impossible | OFFICIAL_REJECTS_GOLD  # official (default)
+    assert {v.id for v in verdicts if not v.other_valid} == impossible  # lenient
+    lenient = summarize(score_predictions(list(entries.values()), {i: _gold_text(e) for i, e in entries.items()},
+                                          mode="lenient"))
+    assert lenient["complete"] and lenient["groups"]["irrelevance"] == lenient["groups"]["relevance"] == 1.0
+    assert lenient["groups"]["non_live"] == 1.0 and lenient["groups"]["live"] == pytest.approx(1 - 5 / 1351)
+    # BFCL's overall weighs multi-turn (30) and agentic (40), which are not single-turn categories.
+    assert lenient["overall"] == pytest.approx((10 + 10 * (1 - 5 / 1351) + 10) / 100)
 
 
 def test_gold_in_lfm2_and_json_wrappers_scores_100_percent(entries):
-    python_entries = [e for e in entries.values() if e.language == "python" and e.category != "irrelevance"]
+    python_entries = [e for e in entries.values()
+                      if e.language == "python" and e.category not in NO_CALL + SOME_CALL and e.id not in IMPOSSIBLE]
     for e in python_entries:
         calls = [ToolCall(n, a) for n, a in gold_calls(e.ground_truth, {"function": e.functions})]
         lfm2 = render_tool_calls(calls, "pythonic", content="Sure.")
@@ -96,23 +110,28 @@ def test_gold_in_lfm2_and_json_wrappers_scores_100_percent(entries):
 
 def test_agreement_with_the_official_checker(entries):
     rows = [json.loads(line) for line in gzip.open(AGREEMENT / "agreement.jsonl.gz", "rt", encoding="utf-8")]
-    assert len(rows) > 19_000
+    assert len(rows) > 30_000
+    assert {r["category"] for r in rows} == set(CATEGORIES)
     kinds = {r["kind"] for r in rows}
     for needed in ("gold", "wrong_value", "missing_param", "extra_param", "wrong_function", "reordered",
-                   "type_variant", "spelling_upper", "spelling_typo", "dropped_call", "refusal"):
-        assert needed in kinds
-    assert Counter(r["official_valid"] for r in rows)[False] > 5_000  # the set is not all-valid
-    disagreements = []
+                   "type_variant", "spelling_upper", "spelling_typo", "dropped_call", "refusal", "tuple_list",
+                   "java_hashmap_double_brace", "java_arraylist_aslist", "java_array_init", "java_non_ascii",
+                   "deep_nesting", "empty_call"):
+        assert needed in kinds, needed
+    assert Counter(r["official_valid"] for r in rows)[False] > 10_000  # the set is not all-valid
+    official, lenient = [], []
     for r in rows:
-        ours = score_output(entries[r["id"]], r["prediction"])
-        if ours.valid != r["official_valid"]:
-            disagreements.append((r["id"], r["kind"], r["official_valid"], ours.error))
-    rate = 1 - len(disagreements) / len(rows)
-    assert rate >= MIN_AGREEMENT
-    assert rate == pytest.approx(MEASURED_AGREEMENT, abs=5e-4)
-    # Only the official checker's known defects, where it rejects a correct prediction.
-    assert {d[0] for d in disagreements} <= OFFICIAL_DEFECTS, disagreements[:5]
-    assert all(d[2] is False for d in disagreements)
+        v = score_output(entries[r["id"]], r["prediction"])
+        if v.valid != r["official_valid"]:
+            official.append((r["id"], r["kind"], r["official_valid"], v.error))
+        if v.other_valid != r["official_valid"]:
+            lenient.append((r["id"], r["kind"], r["official_valid"]))
+    # The default verdict is the official checker's, quirks included.
+    assert not official, official[:5]
+    # --lenient departs from it where the official checker's rules are not semantic: a tuple for a
+    # list, Java collections, several JS statements (it reads the first), greedy parallel pairing.
+    assert 1 - len(lenient) / len(rows) == pytest.approx(MEASURED_LENIENT_AGREEMENT, abs=5e-4)
+    assert Counter(d[1] for d in lenient).most_common(2) == [("tuple_list", 190), ("js_two_statements", 50)]
 
 
 def test_system_prompt_matches_bfcl(entries):
@@ -165,8 +184,14 @@ def test_summary_uses_bfcl_averaging():
                 + v("multiple", 4, 10) + v("parallel", 2, 10) + v("parallel_multiple", 0, 10) + v("irrelevance", 7, 10))
     s = summarize(verdicts)
     assert s["groups"]["simple"] == pytest.approx(0.5)  # unweighted over the three languages
-    assert s["overall"] == pytest.approx((0.5 + 0.4 + 0.2 + 0.0) / 4)
-    assert s["irrelevance"] == pytest.approx(0.7) and s["complete"]
+    assert s["groups"]["non_live"] == pytest.approx((0.5 + 0.4 + 0.2 + 0.0) / 4)
+    # live_irrelevance not run: BFCL counts it as 0 in the irrelevance mean
+    assert s["irrelevance"] == pytest.approx(0.35) and not s["complete"] and "live_simple" in s["missing"]
+    live = v("live_simple", 3, 10) + v("live_multiple", 30, 30) + v("live_irrelevance", 9, 10) + v("live_relevance", 1, 2)
+    s = summarize(verdicts + live)
+    assert s["groups"]["live"] == pytest.approx(33 / 40)  # entry-weighted
+    assert s["groups"]["irrelevance"] == pytest.approx((0.7 + 0.9) / 2) and s["groups"]["relevance"] == 0.5
+    assert s["overall"] == pytest.approx((10 * s["groups"]["non_live"] + 10 * 33 / 40 + 10 * 0.8) / 100)
 
 
 def test_bad_input_names_the_line(tmp_path):
@@ -180,7 +205,7 @@ def test_bad_input_names_the_line(tmp_path):
     with pytest.raises(FileNotFoundError, match="--data"):
         load_bfcl(tmp_path / "nope")
     with pytest.raises(ValueError, match="--categories"):
-        load_bfcl(BFCL, ["simple_cobol"])
+        load_bfcl(None, ["simple_cobol"])
 
 
 # --------------------------------------------------------------------------- CLI
@@ -196,7 +221,7 @@ def test_cli_predictions_writes_verdicts_summary_and_report(entries, tmp_path, c
             text = _gold_text(e) if i % 4 else "[wrong_function(x=1)]"  # every 4th wrong
             fh.write(json.dumps({"id": e.id, "result": text}) + "\n")
     out = tmp_path / "out"
-    rc = main(["eval", "bfcl", "--data", str(BFCL), "--predictions", str(preds),
+    rc = main(["eval", "bfcl", "--predictions", str(preds),
                "--categories", "simple_python,irrelevance", "--out", str(out)])
     assert rc == 0
     lines = [json.loads(x) for x in (out / "verdicts.jsonl").read_text().splitlines()]

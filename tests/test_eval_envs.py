@@ -15,7 +15,7 @@ from lfmgym.eval.metrics import mean_pass_at_k, pass_at_k
 from lfmgym.eval.report import load_run, markdown_report, save_run, write_report
 from lfmgym.plugins import make_env
 
-GSM8K = Path(__file__).resolve().parents[2] / "shared" / "data" / "gsm8k" / "test.jsonl"
+GSM8K = "gsm8k"  # the GSM8K test split bundled with lfmgym
 
 
 # --------------------------------------------------------------------------- pass@k

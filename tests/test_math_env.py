@@ -3,7 +3,6 @@
 import json
 import re
 from fractions import Fraction
-from pathlib import Path
 
 import gymnasium
 import numpy as np
@@ -18,8 +17,8 @@ from lfmgym.plugins import get_registry
 from lfmgym.rollout import OraclePolicy, run_episodes
 from lfmgym.testing import check_env
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-GSM8K_TEST = SHARED / "gsm8k" / "test.jsonl"
+# The GSM8K test split bundled with lfmgym (`lfmgym data`), by name.
+GSM8K_TEST = "gsm8k"
 
 
 # --------------------------------------------------------------------------- registration & conformance
@@ -192,7 +191,7 @@ def test_calculator_errors_come_back_as_tool_feedback():
 # --------------------------------------------------------------------------- data files
 
 
-def test_gsm8k_loader_reads_the_shared_test_file():
+def test_gsm8k_loader_reads_the_bundled_test_split(gsm8k_test):
     tasks = load_tasks(GSM8K_TEST)
     assert len(tasks) == 1319
     first = tasks[0]
@@ -200,8 +199,12 @@ def test_gsm8k_loader_reads_the_shared_test_file():
     assert first.meta["calc"] == ["16-3-4", "9*2"]
     assert "<<" not in first.meta["solution"] and "####" not in first.meta["solution"]
     assert all(re.fullmatch(r"-?\d+(\.\d+)?", t.answer) for t in tasks)  # commas stripped
-    assert [t.id for t in load_tasks(GSM8K_TEST.parent, split="test", limit=5)] == [f"gsm8k-test-{i}" for i in range(5)]
+    assert [t.id for t in load_tasks(gsm8k_test.parent, split="test", limit=5)] == [f"gsm8k-test-{i}" for i in range(5)]
     assert len(load_tasks(GSM8K_TEST, limit=0)) == 0
+    # A user's own copy of the file reads the same as the bundled one.
+    assert [(t.id, t.answer) for t in load_tasks(gsm8k_test, limit=50)] == [(t.id, t.answer) for t in tasks[:50]]
+    with pytest.raises(FileNotFoundError, match="no train.jsonl"):
+        load_tasks(GSM8K_TEST, split="train")  # only the test split is bundled
 
 
 @pytest.mark.parametrize("env_cls", [MathEnv, MathCalculatorEnv])
@@ -284,15 +287,15 @@ def test_hub_ids_go_through_datasets(monkeypatch):
     assert tasks[0].id == "gsm8k-train-0" and tasks[0].answer == "4" and tasks[0].meta["calc"] == ["2+2"]
 
 
-def test_data_argument_loads_a_file_from_the_command_line(capsys):
+def test_data_argument_loads_a_file_from_the_command_line(capsys, gsm8k_test):
     # `--env-arg data=...` is how a CLI user plays GSM8K (tasks=[...] needs Python).
     from lfmgym.cli import main
 
-    env = MathCalculatorEnv(data=str(GSM8K_TEST.parent), limit=3)
+    env = MathCalculatorEnv(data=str(gsm8k_test.parent), limit=3)
     assert [t.id for t in env.fixed_tasks] == ["gsm8k-test-0", "gsm8k-test-1", "gsm8k-test-2"]
     with pytest.raises(ValueError, match="not both"):
-        MathEnv(data=str(GSM8K_TEST), tasks=[])
-    assert main(["play", "math", "--env-arg", f"data={GSM8K_TEST}", "--env-arg", "limit=5"]) == 0
+        MathEnv(data=str(gsm8k_test), tasks=[])
+    assert main(["play", "math", "--env-arg", "data=gsm8k", "--env-arg", "limit=5"]) == 0
     out = capsys.readouterr().out
     assert "math task gsm8k-test-" in out and "'correct': 1.0" in out
 

@@ -2,17 +2,15 @@
 
 import json
 import pickle
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lfmgym import data
 from lfmgym.rewards.hacking import generic_attacks
 from lfmgym.rewards.math import MathReward, extract_math_answer, math_reward
 from lfmgym.rewards.qa import QAReward, exact_match, extract_qa_answer, normalize_answer, token_f1
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 @pytest.mark.parametrize("completion, gold", [
@@ -77,7 +75,7 @@ def test_pathological_inputs_never_raise():
 
 
 def test_gsm8k_reference_solutions_score_one():
-    rows = [json.loads(l) for l in (SHARED / "gsm8k" / "test.jsonl").read_text().splitlines()[:40]]
+    rows = [json.loads(l) for l in data.read_text("gsm8k/test.jsonl").splitlines()[:40]]
     for row in rows:
         gold = row["answer"].split("####")[-1].strip()
         assert math_reward(row["answer"], gold, prompt=row["question"])["reward"] == 1.0, row["answer"]

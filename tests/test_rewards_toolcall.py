@@ -3,26 +3,25 @@ the right kind, and the semantics the issue lists (int for float, normalization,
 
 import json
 import random
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lfmgym import data
 from lfmgym.rewards.toolcall_ast import ToolCallReward, match_calls, standardize_string, toolcall_reward
 from lfmgym.toolcalls import ToolCall
 
-BFCL = Path(__file__).resolve().parents[2] / "shared" / "data" / "bfcl"
 CATEGORIES = ["simple_python", "multiple", "parallel", "parallel_multiple", "simple_java", "simple_javascript"]
 LANG = {"simple_java": "java", "simple_javascript": "javascript"}
 
 
 def load(category):
     questions = {}
-    for line in (BFCL / f"BFCL_v4_{category}.json").read_text().splitlines():
+    for line in data.read_text(f"bfcl/BFCL_v4_{category}.json").splitlines():
         q = json.loads(line)
         questions[q["id"]] = q
-    answers = [json.loads(line) for line in (BFCL / "possible_answer" / f"BFCL_v4_{category}.json").read_text().splitlines()]
+    answers = [json.loads(line) for line in data.read_text(f"bfcl/possible_answer/BFCL_v4_{category}.json").splitlines()]
     return [(questions[a["id"]], a["ground_truth"]) for a in answers]
 
 
@@ -215,7 +214,7 @@ def test_perturbed_gold_is_rejected_with_the_right_kind(category):
 
 
 def test_irrelevance_no_call_is_right():
-    rows = [json.loads(line) for line in (BFCL / "BFCL_v4_irrelevance.json").read_text().splitlines()]
+    rows = [json.loads(line) for line in data.read_text("bfcl/BFCL_v4_irrelevance.json").splitlines()]
     for q in rows:
         assert match_calls([], [], q["function"], category="irrelevance").valid
         some_call = [{"name": q["function"][0]["name"], "arguments": {}}]

@@ -8,16 +8,26 @@ from pathlib import Path
 
 import pytest
 
-from lfmgym import ToolCall, render_tool_calls
-from lfmgym.envs.tool_calling.bfcl import DeclaredToolbox, bfcl_files, canonical_calls, load_bfcl_tasks
+from lfmgym import ToolCall, data, render_tool_calls
+from lfmgym.envs.tool_calling.bfcl import (
+    DeclaredToolbox,
+    bfcl_files,
+    bundled_categories,
+    canonical_calls,
+    load_bfcl_source,
+    load_bfcl_tasks,
+)
 from lfmgym.envs.tool_calling.env import ToolCallingEnv
 
-BFCL = Path(__file__).resolve().parents[2] / "shared" / "data" / "bfcl"
 FORMATS = ("pythonic", "json")
+NON_LIVE = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance", "simple_java",
+            "simple_javascript")
+LIVE = ("live_simple", "live_multiple", "live_parallel", "live_parallel_multiple", "live_irrelevance",
+        "live_relevance")
 
 
-def _lines(path: Path) -> int:
-    return sum(1 for line in path.open(encoding="utf-8") if line.strip())
+def _lines(category: str) -> int:
+    return sum(1 for line in data.read_text(f"bfcl/BFCL_v4_{category}.json").splitlines() if line.strip())
 
 
 def _keyword_params(task) -> bool:
@@ -27,13 +37,14 @@ def _keyword_params(task) -> bool:
 
 @pytest.fixture(scope="module")
 def all_tasks():
-    return {f.name: load_bfcl_tasks(f) for f in bfcl_files(BFCL)}
+    """The non-live categories, by file name, from the data bundled with lfmgym."""
+    return {f"BFCL_v4_{c}.json": load_bfcl_source(c) for c in NON_LIVE}
 
 
-def test_every_single_turn_file_loads(all_tasks):
-    assert len(all_tasks) == 7
+def test_every_single_turn_category_is_bundled_and_loads(all_tasks):
+    assert set(bundled_categories()) == set(NON_LIVE + LIVE)  # multi-turn files are not single-turn tasks
     for name, tasks in all_tasks.items():
-        assert len(tasks) == _lines(BFCL / name)
+        assert len(tasks) == _lines(name[len("BFCL_v4_"):-len(".json")])
         for t in tasks:
             assert t.meta["source"] == "bfcl" and t.prompt and t.meta["functions"]
     shapes = {t.meta["shape"] for ts in all_tasks.values() for t in ts}
@@ -41,6 +52,35 @@ def test_every_single_turn_file_loads(all_tasks):
     assert all(t.answer == [] for t in all_tasks["BFCL_v4_irrelevance.json"])
     assert {t.meta["language"] for t in all_tasks["BFCL_v4_simple_java.json"]} == {"java"}
     assert {t.meta["language"] for t in all_tasks["BFCL_v4_simple_javascript.json"]} == {"javascript"}
+
+
+def test_live_categories_are_task_sources():
+    live = load_bfcl_source("live_*")
+    assert len(live) == sum(_lines(c) for c in LIVE)
+    shapes = {c: {t.meta["shape"] for t in load_bfcl_source(c)} for c in LIVE}
+    assert shapes == {"live_simple": {"simple"}, "live_multiple": {"multiple"}, "live_parallel": {"parallel"},
+                      "live_parallel_multiple": {"parallel_multiple"}, "live_irrelevance": {"irrelevance"},
+                      "live_relevance": {"relevance"}}
+    # A question that replays an earlier exchange keeps it in the prompt.
+    replay = next(t for t in live if t.id == "bfcl-live_irrelevance_553-169-6")
+    assert replay.prompt.startswith("user: hi") and "assistant: " in replay.prompt
+    env = ToolCallingEnv(bfcl="live_simple", tool_format="json")
+    assert len(env.fixed_tasks) == _lines("live_simple")
+    # The live AST tasks' demonstrations earn the maximum, as the non-live ones do.
+    for task in [t for t in live if t.meta["shape"] not in ("irrelevance", "relevance")][::25]:
+        reward, c = env.score_transcript(task, env.demonstrate(task))
+        assert c["calls"] == c["outcome"] == 1.0, (task.id, env.episode.state["calls_match"])
+    # live_relevance: any call to a declared function is right, a plain reply is not.
+    task = next(t for t in live if t.meta["shape"] == "relevance")
+    env.reset(options={"task": task})
+    _, _, term, _, info = env.step("I cannot help with that.")
+    assert term and info["reward_components"]["calls"] == 0.0
+    env.reset(options={"task": task})
+    env.step(render_tool_calls([ToolCall(task.meta["functions"][0]["name"], {})], "json"))
+    _, _, _, _, info = env.step("Done.")
+    assert info["reward_components"]["calls"] == 1.0
+    with pytest.raises(FileNotFoundError, match="bundled category"):
+        load_bfcl_source("live_nonsense")
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -96,22 +136,22 @@ def test_bfcl_irrelevance_and_java(all_tasks):
     assert "Java" in system and java.meta["functions"][0]["name"] in system
 
 
-def test_env_takes_a_bfcl_path_and_passes_the_conformance_kit():
+def test_env_takes_a_bfcl_path_and_passes_the_conformance_kit(bfcl_dir):
     from lfmgym.testing import check_env
 
-    env = ToolCallingEnv(bfcl=BFCL)
-    assert len(env.fixed_tasks) == sum(_lines(f) for f in bfcl_files(BFCL))
-    report = check_env(ToolCallingEnv, env_kwargs={"bfcl": BFCL / "BFCL_v4_parallel_multiple.json", "tool_format": "json"},
-                       n_junk=300)
+    env = ToolCallingEnv(bfcl=bfcl_dir)  # a user's own copy of the data: every single-turn file in it
+    assert len(env.fixed_tasks) == sum(_lines(c) for c in NON_LIVE + LIVE)
+    assert [f.name for f in bfcl_files(bfcl_dir)] == sorted(f"BFCL_v4_{c}.json" for c in NON_LIVE + LIVE)
+    report = check_env(ToolCallingEnv, env_kwargs={"bfcl": bfcl_dir / "BFCL_v4_parallel_multiple.json",
+                                                   "tool_format": "json"}, n_junk=300)
     assert report.ok, str(report)
     # With irrelevance tasks ("do not call": any plain reply is right) the kit must still pass:
     # the reward-hacking attacks only target tasks that have a gold answer to dress up.
-    report = check_env(ToolCallingEnv, env_kwargs={"bfcl": [BFCL / "BFCL_v4_irrelevance.json",
-                                                            BFCL / "BFCL_v4_simple_python.json"]}, n_junk=50)
+    report = check_env(ToolCallingEnv, env_kwargs={"bfcl": ["irrelevance", "simple_python"]}, n_junk=50)
     assert report.ok, str(report)
     assert any(p.startswith("reward hacking") and "attacks" in p for p in report.passed)
     with pytest.raises(ValueError, match="not both"):
-        ToolCallingEnv(bfcl=BFCL, tasks=[])
+        ToolCallingEnv(bfcl="bfcl", tasks=[])
 
 
 def test_declared_toolbox_checks_names_only():

@@ -5,7 +5,8 @@ calculator annotations (``<<16-3-4=9>>``) ending in ``#### <final>``. MATH recor
 ``problem`` and ``solution``, the final answer in the last ``\\boxed{...}`` (or in an ``answer``
 field when the file has one, as MATH-500 does).
 
-:func:`load_tasks` reads a local JSONL/JSON file, a folder holding ``<split>.jsonl``, or a
+:func:`load_tasks` reads a local JSONL/JSON file, a folder holding ``<split>.jsonl``, a dataset
+bundled with lfmgym by name (``gsm8k``: the GSM8K test split, see ``lfmgym data``), or a
 Hugging Face ``datasets`` id (on a machine that reaches the hub). A malformed record raises
 a :class:`ValueError` naming the file and line.
 """
@@ -109,7 +110,7 @@ def task_from_record(rec: Any, task_id: str) -> Task:
     )
 
 
-def _file_records(path: Path) -> Iterator[tuple[str, Any]]:
+def _file_records(path: Path | Any) -> Iterator[tuple[str, Any]]:
     """(``file:line`` location, record) pairs from a JSONL file or a JSON list."""
     with path.open(encoding="utf-8") as fh:
         if path.suffix == ".json":
@@ -140,7 +141,7 @@ def _hub_records(dataset_id: str, split: str, config: str | None) -> Iterator[tu
         yield f"{dataset_id}[{split}] row {i}", rec
 
 
-def _resolve_local(path: Path, split: str) -> Path:
+def _resolve_local(path: Path | Any, split: str) -> Path | Any:
     if path.is_dir():
         for name in (f"{split}.jsonl", f"{split}.json"):
             if (path / name).is_file():
@@ -153,8 +154,9 @@ def load_tasks(path_or_id: str | Path, split: str = "test", limit: int | None = 
     """Load GSM8K- or MATH-format tasks.
 
     Args:
-        path_or_id: a ``.jsonl``/``.json`` file, a folder with ``<split>.jsonl``, or a Hugging
-            Face dataset id (e.g. ``"openai/gsm8k"``; needs the hub, never used by tests).
+        path_or_id: a ``.jsonl``/``.json`` file, a folder with ``<split>.jsonl``, a bundled
+            dataset name (``"gsm8k"``; a local path of that name wins), or a Hugging Face dataset
+            id (e.g. ``"openai/gsm8k"``; needs the hub, never used by tests).
         split: which split of a folder or hub dataset.
         limit: keep the first ``limit`` tasks.
         config: the hub dataset's config name (``"main"`` is used for GSM8K by default).
@@ -167,7 +169,11 @@ def load_tasks(path_or_id: str | Path, split: str = "test", limit: int | None = 
     """
     if limit is not None and limit < 0:
         raise ValueError(f"limit: must be >= 0, got {limit}")
-    path = Path(path_or_id).expanduser()
+    from lfmgym import data
+
+    path: Path | data.Bundled = Path(path_or_id).expanduser()
+    if not path.exists() and str(path_or_id) in data.DATASETS:
+        path = data.Bundled(str(path_or_id))  # a dataset bundled with lfmgym (`lfmgym data`)
     if path.exists():
         path = _resolve_local(path, split)
         records: Iterable[tuple[str, Any]] = _file_records(path)

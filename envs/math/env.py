@@ -52,9 +52,10 @@ class MathEnv(Env):
 
     Args:
         data: play a GSM8K- or MATH-format data file, a folder holding ``<split>.jsonl``, or a
-            Hugging Face dataset id (see :func:`lfmgym.envs.math.data.load_tasks`); the
-            command-line way to write ``tasks=load_tasks(...)``, e.g.
-            ``lfmgym play math --env-arg data=../shared/data/gsm8k``. Exclusive with ``tasks``.
+            Hugging Face dataset id, or ``gsm8k`` (the bundled GSM8K test split; see
+            :func:`lfmgym.envs.math.data.load_tasks`); the command-line way to write
+            ``tasks=load_tasks(...)``, e.g. ``lfmgym play math --env-arg data=gsm8k``.
+            Exclusive with ``tasks``.
         split, limit: which split of ``data``, and how many of its tasks to keep.
         **kwargs: see :class:`lfmgym.Env` (``difficulty_weights`` draws tiers with the mix
             ``lfmgym calibrate --out`` writes).

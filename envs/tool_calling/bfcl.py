@@ -11,7 +11,12 @@ and its ``possible_answer`` file one ``{"id": ..., "ground_truth": [{func: {para
 values]}}]}`` per line (``""`` among the accepted values means the parameter may be left out).
 The functions are documentation only: in an episode on a BFCL task every well-formed call is
 answered with a neutral ``"OK"`` and the score is the AST match of the calls against the ground
-truth. Irrelevance files have no answers: the gold is "no call at all".
+truth. Irrelevance files have no answers: the gold is "no call at all"; live_relevance files
+have none either: there a call to a declared function is expected (shape ``relevance``).
+
+The BFCL data ships with lfmgym (``lfmgym data``): :func:`load_bfcl_source` takes a category
+name (``live_simple``), a pattern (``live_*``), ``bfcl`` (every single-turn category), a question
+file or a folder of them.
 
 The model sees each function as a JSON schema with BFCL's type names mapped to JSON-schema ones
 (``dict`` -> ``object``, ``float`` -> ``number``, ``tuple`` -> ``array``, ...), the way BFCL
@@ -23,14 +28,17 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from lfmgym.data import Bundled
 from lfmgym.env import Task
 from lfmgym.toolcalls import ToolCall, coerce_arguments
 from lfmgym.tools import Toolbox, ToolResult
 
-__all__ = ["load_bfcl_tasks", "DeclaredToolbox", "declared_schema", "bfcl_category", "canonical_calls"]
+__all__ = ["load_bfcl_tasks", "load_bfcl_source", "bfcl_files", "bundled_categories", "DeclaredToolbox",
+           "declared_schema", "bfcl_category", "canonical_calls"]
 
 NEUTRAL_RESULT = "OK"
 
@@ -45,7 +53,9 @@ _JSON_TYPE: dict[str, str | None] = {
     "any": None,
 }
 
-_SHAPES = ("parallel_multiple", "parallel", "multiple", "simple", "irrelevance")
+_SHAPES = ("parallel_multiple", "parallel", "multiple", "simple", "irrelevance", "relevance")
+# Shapes whose files have no possible_answer: irrelevance (no call) and relevance (some call).
+_NO_ANSWER = ("irrelevance", "relevance")
 
 
 def bfcl_category(task_id: str) -> tuple[str, str]:
@@ -163,7 +173,7 @@ def canonical_calls(ground_truth: list[dict[str, dict[str, list]]], functions: l
     return calls
 
 
-def _read_jsonl(path: Path) -> list[tuple[int, dict]]:
+def _read_jsonl(path: Any) -> list[tuple[int, dict]]:
     rows = []
     with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
@@ -181,8 +191,8 @@ def _read_jsonl(path: Path) -> list[tuple[int, dict]]:
     return rows
 
 
-def _check_functions(functions: Any, where: str) -> list[dict]:
-    if not isinstance(functions, list) or not functions:
+def _check_functions(functions: Any, where: str, allow_empty: bool = False) -> list[dict]:
+    if not isinstance(functions, list) or not (functions or allow_empty):
         raise ValueError(f"{where}: field 'function' must be a non-empty list of function docs")
     for i, doc in enumerate(functions):
         if not isinstance(doc, dict) or not isinstance(doc.get("name"), str) or not doc["name"]:
@@ -202,20 +212,23 @@ def _split_question(question: Any, where: str) -> tuple[str, str]:
     turn = question[0]
     if isinstance(turn, dict):  # some files store the turn's messages without the outer list
         turn = [turn]
-    system, user = [], []
+    system, dialogue = [], []
     for m in turn:
         if not isinstance(m, dict) or not isinstance(m.get("content"), str):
             raise ValueError(f"{where}: each message needs 'role' and a string 'content'")
         role = m.get("role")
         if role == "system":
             system.append(m["content"])
-        elif role == "user":
-            user.append(m["content"])
+        elif role in ("user", "assistant"):
+            dialogue.append((role, m["content"]))
         else:
-            raise ValueError(f"{where}: unsupported role {role!r} in a question (expected system or user)")
-    if not user:
+            raise ValueError(f"{where}: unsupported role {role!r} in a question (expected system, user or assistant)")
+    if not any(role == "user" for role, _ in dialogue):
         raise ValueError(f"{where}: the question has no user message")
-    return "\n".join(system), "\n".join(user)
+    if all(role == "user" for role, _ in dialogue):
+        return "\n".join(system), "\n".join(text for _, text in dialogue)
+    # A few live questions replay an earlier exchange: it becomes part of the one user prompt.
+    return "\n".join(system), "\n".join(f"{role}: {text}" for role, text in dialogue)
 
 
 def _check_ground_truth(gt: Any, where: str) -> list[dict]:
@@ -230,17 +243,18 @@ def _check_ground_truth(gt: Any, where: str) -> list[dict]:
     return gt
 
 
-def _default_answer_file(question_file: Path) -> Path:
+def _default_answer_file(question_file: Any) -> Any:
     return question_file.parent / "possible_answer" / question_file.name
 
 
-def load_bfcl_tasks(question_file: str | Path, answer_file: str | Path | None = None) -> list[Task]:
+def load_bfcl_tasks(question_file: str | Path | Bundled, answer_file: str | Path | Bundled | None = None) -> list[Task]:
     """Load a BFCL question file (and its ``possible_answer`` file) as tasks.
 
     Args:
-        question_file: the JSON-lines question file.
+        question_file: the JSON-lines question file (a path, or a bundled file: see
+            :func:`load_bfcl_source`).
         answer_file: its answers; by default ``possible_answer/<same name>`` beside the question
-            file. Irrelevance files need none (the gold is no call).
+            file. Irrelevance and relevance files need none (the gold is no call / some call).
 
     Each task has ``answer`` = the ground truth (``[]`` for irrelevance) and ``meta`` with
     ``source="bfcl"``, ``shape``, ``language``, ``functions`` (the docs, for the AST matcher),
@@ -252,12 +266,15 @@ def load_bfcl_tasks(question_file: str | Path, answer_file: str | Path | None = 
         ValueError: naming the file and line of a malformed entry, a duplicate id, or a
             question without an answer.
     """
-    qpath = Path(question_file)
+    qpath = question_file if isinstance(question_file, Bundled) else Path(question_file)
     if not qpath.is_file():
         raise FileNotFoundError(f"BFCL question file not found: {qpath}")
     questions = _read_jsonl(qpath)
     answers: dict[str, list] | None = None
-    apath = Path(answer_file) if answer_file is not None else _default_answer_file(qpath)
+    if answer_file is None:
+        apath = _default_answer_file(qpath)
+    else:
+        apath = answer_file if isinstance(answer_file, Bundled) else Path(answer_file)
     if apath.is_file():
         answers = {}
         for lineno, obj in _read_jsonl(apath):
@@ -274,8 +291,9 @@ def load_bfcl_tasks(question_file: str | Path, answer_file: str | Path | None = 
         seen.add(tid)
         shape, language = bfcl_category(tid)
         system, prompt = _split_question(obj.get("question"), where)
-        functions = _check_functions(obj.get("function"), where)
-        if shape == "irrelevance":
+        # A few live_irrelevance questions offer no function at all (nothing to call is right).
+        functions = _check_functions(obj.get("function"), where, allow_empty=shape == "irrelevance")
+        if shape in _NO_ANSWER:
             gold: list = []
         elif answers is None:
             raise FileNotFoundError(f"{where}: category {shape!r} needs answers; no answer file at {apath}")
@@ -291,6 +309,65 @@ def load_bfcl_tasks(question_file: str | Path, answer_file: str | Path | None = 
     return tasks
 
 
-def bfcl_files(directory: str | Path) -> list[Path]:
-    """The single-turn BFCL question files in ``directory`` (``BFCL_*`` JSON files), sorted."""
-    return sorted(p for p in Path(directory).glob("BFCL_*.json") if re.search(r"(simple|multiple|parallel|irrelevance)", p.name))
+_SINGLE_TURN = re.compile(r"BFCL_v\d+_(?!multi_turn)\w*(simple|multiple|parallel|relevance)\w*\.json")
+
+
+def bfcl_files(directory: str | Path | Bundled) -> list[Path | Bundled]:
+    """The single-turn BFCL question files in ``directory`` (``BFCL_*`` JSON files; not the
+    multi-turn ones), sorted."""
+    folder = directory if isinstance(directory, Bundled) else Path(directory)
+    return sorted((p for p in folder.glob("BFCL_*.json") if _SINGLE_TURN.fullmatch(p.name)), key=lambda p: p.name)
+
+
+def bundled_categories() -> dict[str, Bundled]:
+    """``{category: question file}`` of the single-turn BFCL categories shipped with lfmgym."""
+    out = {}
+    for f in bfcl_files(Bundled("bfcl")):
+        m = re.fullmatch(r"BFCL_v\d+_(\w+)\.json", f.name)
+        if m:
+            out[m.group(1)] = f
+    return out
+
+
+def load_bfcl_source(spec: str | Path | Sequence[str | Path]) -> list[Task]:
+    """BFCL tasks from a category name, a pattern, ``bfcl``, a question file or a folder (or a list
+    of these; a comma-separated string works too).
+
+    A path that exists wins; otherwise names refer to the bundled data: ``live_simple``,
+    ``simple_python``, ``live_*`` (every live category), ``bfcl`` (every single-turn category).
+
+    Raises:
+        FileNotFoundError: naming the unknown entry and the bundled categories.
+    """
+    import fnmatch
+
+    items = [spec] if isinstance(spec, (str, Path)) else list(spec)
+    if len(items) == 1 and isinstance(items[0], str) and "," in items[0] and not Path(items[0]).exists():
+        items = [x.strip() for x in items[0].split(",") if x.strip()]
+    bundled = bundled_categories()
+    files: list[Path | Bundled] = []
+    for item in items:
+        path = Path(item).expanduser()
+        if path.exists():
+            found = bfcl_files(path) if path.is_dir() else [path]
+            if not found:
+                raise FileNotFoundError(f"bfcl: no BFCL_*.json question files in {path}")
+            files += found
+            continue
+        name = str(item)
+        if name == "bfcl":
+            files += list(bundled.values())
+            continue
+        matched = [bundled[c] for c in bundled if fnmatch.fnmatchcase(c, name)]
+        if not matched:
+            raise FileNotFoundError(f"bfcl: {name!r} is neither a file or folder nor a bundled category "
+                                    f"(choose from {sorted(bundled)}, a pattern such as 'live_*', or 'bfcl')")
+        files += matched
+    tasks: list[Task] = []
+    seen: set[str] = set()
+    for f in files:
+        if str(f) in seen:
+            continue
+        seen.add(str(f))
+        tasks += load_bfcl_tasks(f)
+    return tasks

@@ -3,7 +3,7 @@
 Procedural tasks (see :mod:`lfmgym.envs.tool_calling.tasks` for the shapes and tiers) run real
 tools: stateless ones (:mod:`~lfmgym.envs.tool_calling.catalog`) and a per-episode in-memory
 store (:mod:`~lfmgym.envs.tool_calling.store`). BFCL tasks (``tasks=load_bfcl_tasks(...)`` or
-``bfcl=PATH``) show the BFCL function docs and answer every accepted call with ``"OK"``.
+``bfcl=PATH`` or a bundled category such as ``bfcl=live_simple``) show the BFCL function docs and answer every accepted call with ``"OK"``.
 
 A demonstration, pythonic format::
 
@@ -56,7 +56,7 @@ from lfmgym.env import Env, Episode, Task
 from lfmgym.toolcalls import ToolCall, render_tool_calls
 from lfmgym.tools import Toolbox
 
-from lfmgym.envs.tool_calling.bfcl import DeclaredToolbox, bfcl_files, canonical_calls, load_bfcl_tasks
+from lfmgym.envs.tool_calling.bfcl import DeclaredToolbox, canonical_calls, load_bfcl_source
 from lfmgym.envs.tool_calling.store import Store
 from lfmgym.envs.tool_calling.tasks import SHAPES, TIER_SHAPES, make_task, stateless_tool, store_tool
 
@@ -81,8 +81,9 @@ class ToolCallingEnv(Env):
         shapes: restrict generated tasks to these shapes (default: the tier's shapes). A shape's
             tier is fixed (see :data:`~lfmgym.envs.tool_calling.tasks.TIER_SHAPES`); when none of
             ``shapes`` belongs to the requested tier, one is drawn from ``shapes`` anyway.
-        bfcl: a BFCL question file, a folder of them, or a list of files: play those tasks
-            (answers from ``possible_answer/`` beside each file). Exclusive with ``tasks``.
+        bfcl: a bundled BFCL category (``live_simple``), a pattern (``live_*``), ``bfcl`` (every
+            single-turn category), a question file or a folder of them, or a list: play those
+            tasks (answers from ``possible_answer/`` beside each file). Exclusive with ``tasks``.
         **kwargs: see :class:`lfmgym.Env` (``tool_format="pythonic"|"json"``, ``tasks=``, ...).
     """
 
@@ -285,12 +286,4 @@ def mentions(text: str, expected: str) -> bool:
 
 
 def _load_bfcl(spec: str | Path | Sequence[str | Path]) -> list[Task]:
-    paths = [spec] if isinstance(spec, (str, Path)) else list(spec)
-    tasks: list[Task] = []
-    for p in map(Path, paths):
-        files = bfcl_files(p) if p.is_dir() else [p]
-        if not files:
-            raise FileNotFoundError(f"bfcl: no BFCL_*.json question files in {p}")
-        for f in files:
-            tasks += load_bfcl_tasks(f)
-    return tasks
+    return load_bfcl_source(spec)

@@ -17,6 +17,7 @@ suffix::
 from __future__ import annotations
 
 import gzip
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,12 +45,60 @@ DATASETS: dict[str, dict[str, str]] = {
 
 @dataclass(frozen=True)
 class Bundled:
-    """A bundled file or folder, by its path relative to this package (no ``.gz``)."""
+    """A bundled file or folder by its path relative to this package (no ``.gz``).
+
+    It answers the few :class:`pathlib.Path` questions loaders ask (``/``, ``name``, ``stem``,
+    ``suffix``, ``parent``, ``exists``, ``is_file``, ``is_dir``, ``glob``, ``open``,
+    ``read_text``), so code written for a user's folder reads bundled data unchanged."""
 
     relpath: str
 
     def __str__(self) -> str:
         return f"bundled:{self.relpath}"
+
+    def __truediv__(self, other: str) -> Bundled:
+        return Bundled(f"{self.relpath.rstrip('/')}/{other}".strip("/"))
+
+    @property
+    def name(self) -> str:
+        return self.relpath.rsplit("/", 1)[-1]
+
+    @property
+    def stem(self) -> str:
+        return Path(self.name).stem
+
+    @property
+    def suffix(self) -> str:
+        return Path(self.name).suffix
+
+    @property
+    def parent(self) -> Bundled:
+        return Bundled(self.relpath.rsplit("/", 1)[0] if "/" in self.relpath else "")
+
+    def is_file(self) -> bool:
+        return _file(self.relpath) is not None
+
+    def is_dir(self) -> bool:
+        return (ROOT / self.relpath).is_dir()
+
+    def exists(self) -> bool:
+        return self.is_file() or self.is_dir()
+
+    def glob(self, pattern: str) -> list[Bundled]:
+        """Files directly in this folder whose name (without ``.gz``) matches ``pattern``."""
+        import fnmatch
+
+        base = f"{self.relpath}/" if self.relpath else ""
+        return [Bundled(f) for f in list_files(base)
+                if "/" not in f[len(base):] and fnmatch.fnmatch(f[len(base):], pattern)]
+
+    def read_text(self, encoding: str = "utf-8") -> str:
+        return read_bytes(self.relpath).decode(encoding)
+
+    def open(self, mode: str = "r", encoding: str = "utf-8") -> io.StringIO:
+        if mode not in ("r", "rt"):
+            raise ValueError(f"{self}: bundled data is read-only")
+        return io.StringIO(self.read_text(encoding))
 
 
 def _file(relpath: str) -> Path | None:

@@ -1,17 +1,20 @@
-"""BFCL (Berkeley Function-Calling Leaderboard) AST evaluation.
+"""BFCL (Berkeley Function-Calling Leaderboard) single-turn evaluation.
 
-Data: a directory of BFCL question files (``BFCL_v4_simple_python.json``, one JSON object per
-line) with their ``possible_answer/`` files, as in ``../shared/data/bfcl``. Categories:
-simple_python, multiple, parallel, parallel_multiple, irrelevance, simple_java, simple_javascript.
+Data: the BFCL v4 files bundled with lfmgym (``lfmgym data``), or a directory of BFCL question
+files (``BFCL_v4_simple_python.json``, one JSON object per line) with their ``possible_answer/``
+files. Categories: simple_python, simple_java, simple_javascript, multiple, parallel,
+parallel_multiple and irrelevance (non-live); live_simple, live_multiple, live_parallel,
+live_parallel_multiple, live_irrelevance (no call expected) and live_relevance (a call expected).
 
-Decoding a raw model output: :func:`lfmgym.eval.bfcl_decode.decode_output` (LFM2 tool-call blocks,
-the JSON format, or BFCL's own prompting format in Python, Java or JavaScript).
+Verdicts: by default the official ``bfcl-eval`` checker's, defects included
+(:mod:`lfmgym.eval.bfcl_official`), so the numbers are the leaderboard's; ``mode="lenient"``
+(``--lenient``) uses :func:`lfmgym.rewards.toolcall_ast.match_calls`, the project's semantic
+matcher (order-free pairing, Java/JavaScript values read as values). Every verdict carries the
+other mode's verdict too. Decoding a raw model output for the lenient mode:
+:func:`lfmgym.eval.bfcl_decode.decode_output` (LFM2 tool-call blocks, the JSON format, or BFCL's
+own prompting format in Python, Java or JavaScript).
 
-Scoring is :func:`lfmgym.rewards.toolcall_ast.match_calls` -- the one matcher of the project.
-Irrelevance entries are right when no call decodes (as in BFCL). The summary averages like the
-leaderboard's non-live AST table: ``simple`` = unweighted mean of simple_python / simple_java /
-simple_javascript; ``overall`` = unweighted mean of simple, multiple, parallel and
-parallel_multiple; irrelevance is reported beside it (BFCL's hallucination measure).
+The summary averages like the leaderboard (see :func:`summarize`).
 
 With a model, prompts use BFCL's system prompt for prompting models (:func:`bfcl_messages`,
 the default ``ret_fmt=python&tool_call_tag=False&func_doc_fmt=json&prompt_fmt=plaintext&style=classic``
@@ -46,11 +49,20 @@ __all__ = [
     "generate_predictions",
 ]
 
+# BFCL's single-turn categories, leaderboard order: non-live AST, hallucination, live.
+NON_LIVE = ("simple_python", "simple_java", "simple_javascript", "multiple", "parallel", "parallel_multiple")
+LIVE = ("live_simple", "live_multiple", "live_parallel", "live_parallel_multiple")
 CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance",
-              "simple_java", "simple_javascript")
+              "simple_java", "simple_javascript", *LIVE, "live_irrelevance", "live_relevance")
+# Categories without possible answers: the verdict is "no call" (irrelevance) or "some call" (relevance).
+NO_CALL = ("irrelevance", "live_irrelevance")
+SOME_CALL = ("live_relevance",)
 # BFCL's non-live AST groups: "simple" is itself the unweighted mean of its three languages.
 SIMPLE_PARTS = ("simple_python", "simple_java", "simple_javascript")
 AST_GROUPS = ("simple", "multiple", "parallel", "parallel_multiple")
+# BFCL's overall: a weighted mean of these groups (bfcl_eval eval_runner_helper, v4); multi-turn
+# and agentic are not single-turn categories, so an AST-only run counts them as 0, as BFCL does.
+OVERALL_WEIGHTS = {"non_live": 10, "live": 10, "irrelevance": 10, "multi_turn": 30, "agentic": 40}
 
 
 @dataclass
@@ -70,16 +82,26 @@ class BFCLEntry:
 
 @dataclass
 class Verdict:
-    """The checker's answer for one prediction (``kind`` = why it failed, from the matcher)."""
+    """The checker's answer for one prediction (``kind`` = why it failed, from the matcher).
+
+    ``valid`` is the verdict of the mode that was asked for (``mode``: ``"official"``, the
+    ``bfcl-eval`` checker's rules, or ``"lenient"``, lfmgym's semantic matcher); ``other_valid``
+    is the other mode's verdict on the same output, so a run reports both when they differ."""
 
     id: str
     category: str
     valid: bool
     error: str | None = None
     kind: str | None = None
+    mode: str = "official"
+    other_valid: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "category": self.category, "valid": self.valid, "error": self.error, "kind": self.kind}
+        return {"id": self.id, "category": self.category, "valid": self.valid, "error": self.error, "kind": self.kind,
+                "mode": self.mode, "other_valid": self.other_valid}
+
+
+MODES = ("official", "lenient")
 
 
 def category_of(entry_id: str) -> str:
@@ -101,9 +123,9 @@ def language_of(category: str) -> str:
 # --------------------------------------------------------------------------- data
 
 
-def _read_jsonl(path: Path, what: str) -> list[dict[str, Any]]:
+def _read_jsonl(path: Any, what: str) -> list[dict[str, Any]]:
     rows = []
-    with open(path, encoding="utf-8") as fh:
+    with path.open(encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
             if not line.strip():
                 continue
@@ -117,7 +139,7 @@ def _read_jsonl(path: Path, what: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _question_file(data: Path, category: str) -> Path | None:
+def _question_file(data: Any, category: str) -> Any:
     # Prefer the newest BFCL version present (v4 over v3).
     # The glob alone would also match BFCL_v4_parallel_multiple.json for "multiple".
     pattern = re.compile(rf"BFCL_v(\d+)_{re.escape(category)}\.json")
@@ -125,15 +147,36 @@ def _question_file(data: Path, category: str) -> Path | None:
     return max(found, key=lambda x: x[0])[1] if found else None
 
 
-def load_bfcl(data_dir: str | Path, categories: list[str] | None = None) -> list[BFCLEntry]:
-    """Entries of ``categories`` (default: every known category present in ``data_dir``)."""
-    data = Path(data_dir)
+def data_location(data_dir: str | Path | None) -> Any:
+    """The folder of BFCL files: ``data_dir`` when given (a path, or ``bfcl`` for the bundled
+    copy), else the BFCL data shipped with lfmgym (``lfmgym data``)."""
+    from lfmgym.data import Bundled
+
+    if data_dir is None or str(data_dir) == "bfcl" and not Path("bfcl").is_dir():
+        return Bundled("bfcl")
+    data = Path(data_dir).expanduser()
     if not data.is_dir():
-        raise FileNotFoundError(f"--data: {data} is not a directory of BFCL question files")
-    wanted = list(categories) if categories else [c for c in CATEGORIES if _question_file(data, c)]
-    unknown = [c for c in wanted if c not in CATEGORIES]
-    if unknown:
-        raise ValueError(f"--categories: unknown {unknown}; choose from {list(CATEGORIES)}")
+        raise FileNotFoundError(f"--data: {data} is not a directory of BFCL question files "
+                                "(leave --data out to use the BFCL data bundled with lfmgym)")
+    return data
+
+
+def load_bfcl(data_dir: str | Path | None = None, categories: list[str] | None = None) -> list[BFCLEntry]:
+    """Entries of ``categories`` (default: every known category present in ``data_dir``; without
+    ``data_dir``, the bundled BFCL data). Patterns such as ``live_*`` select several."""
+    import fnmatch
+
+    data = data_location(data_dir)
+    present = [c for c in CATEGORIES if _question_file(data, c)]
+    if categories:
+        wanted: list[str] = []
+        for c in categories:
+            matched = [k for k in CATEGORIES if fnmatch.fnmatchcase(k, c)] if any(ch in c for ch in "*?[") else [c]
+            if not matched or any(m not in CATEGORIES for m in matched):
+                raise ValueError(f"--categories: unknown {c!r}; choose from {list(CATEGORIES)} (or a pattern: live_*)")
+            wanted += [m for m in matched if m not in wanted]
+    else:
+        wanted = present
     if not wanted:
         raise FileNotFoundError(f"--data: no BFCL_v*_<category>.json files in {data}")
     entries: list[BFCLEntry] = []
@@ -142,7 +185,7 @@ def load_bfcl(data_dir: str | Path, categories: list[str] | None = None) -> list
         if qfile is None:
             raise FileNotFoundError(f"--data: no question file for category {category!r} in {data}")
         answers: dict[str, Any] = {}
-        if category != "irrelevance":
+        if category not in NO_CALL + SOME_CALL:
             afile = data / "possible_answer" / qfile.name
             if not afile.is_file():
                 raise FileNotFoundError(f"{afile}: possible_answer file missing for {category}")
@@ -152,7 +195,7 @@ def load_bfcl(data_dir: str | Path, categories: list[str] | None = None) -> list
             question = row.get("question")
             if not (isinstance(question, list) and question and isinstance(question[0], list)):
                 raise ValueError(f"{qfile}:{n}: 'question' must be a list of turns (lists of messages)")
-            if category != "irrelevance" and row["id"] not in answers:
+            if category not in NO_CALL + SOME_CALL and row["id"] not in answers:
                 raise ValueError(f"{qfile}:{n}: id {row['id']!r} has no possible_answer entry")
             entries.append(BFCLEntry(row["id"], category, question[0], row.get("function") or [],
                                      answers.get(row["id"]) or []))
@@ -175,31 +218,66 @@ def load_predictions(path: str | Path) -> dict[str, str]:
 # --------------------------------------------------------------------------- scoring
 
 
-def score_output(entry: BFCLEntry, text: str) -> Verdict:
-    """Decode ``text`` and check it with :func:`lfmgym.rewards.toolcall_ast.match_calls`."""
+def _lenient(entry: BFCLEntry, text: str) -> tuple[bool, str | None, str | None]:
     from lfmgym.rewards.toolcall_ast import match_calls
 
     calls, error = decode_output(text, entry.language)
-    if entry.category == "irrelevance":
-        # Right when no call decodes (BFCL: a failed decode or an empty list both count).
+    if entry.category in NO_CALL + SOME_CALL:
+        # A call or none: a failed decode or an empty list both count as "no call" (as in BFCL).
         calls = [c for c in (calls or []) if c.name]
         result = match_calls(calls, [], entry.functions, language=entry.language, category=entry.category)
-        return Verdict(entry.id, entry.category, result.valid, result.error, result.kind)
+        return result.valid, result.error, result.kind
     if calls is None:
-        return Verdict(entry.id, entry.category, False, f"could not decode the output: {error}", "malformed")
-    result = match_calls(calls, entry.ground_truth, entry.functions, language=entry.language,
-                         category=entry.category)
-    return Verdict(entry.id, entry.category, result.valid, result.error, result.kind)
+        return False, f"could not decode the output: {error}", "malformed"
+    result = match_calls(calls, entry.ground_truth, entry.functions, language=entry.language, category=entry.category)
+    return result.valid, result.error, result.kind
 
 
-def score_predictions(entries: list[BFCLEntry], predictions: dict[str, str]) -> list[Verdict]:
+def _official(entry: BFCLEntry, text: str) -> tuple[bool, str | None, str | None]:
+    """The official checker on ``text``; LFM2 tool-call blocks are unwrapped first and a JSON tool
+    call is taken as decoded (what BFCL's handler for such a model would hand its checker)."""
+    from lfmgym.eval.bfcl_official import official_verdict
+    from lfmgym.toolcalls import JSON_START, PY_END, PY_START
+
+    decoded = None
+    if not isinstance(text, str):
+        return False, f"output must be a string, got {type(text).__name__}", "malformed"
+    if PY_START in text:
+        blocks, pos = [], 0
+        while (i := text.find(PY_START, pos)) >= 0:
+            j = text.find(PY_END, i)
+            if j < 0:
+                return False, f"could not decode the output: unterminated {PY_START}", "malformed"
+            blocks.append(text[i + len(PY_START): j].strip())
+            pos = j + len(PY_END)
+        text = blocks[0] if len(blocks) == 1 else "[" + ", ".join(b.strip("[]") for b in blocks) + "]"
+    elif JSON_START in text:
+        calls, error = decode_output(text, entry.language)
+        if calls is None:
+            return False, f"could not decode the output: {error}", "malformed"
+        decoded = [{c.name: dict(c.arguments)} for c in calls]
+    return official_verdict(text, entry.language, entry.category, entry.functions, entry.ground_truth, decoded)
+
+
+def score_output(entry: BFCLEntry, text: str, mode: str = "official") -> Verdict:
+    """Decode ``text`` and check it: ``mode="official"`` (default) with the official ``bfcl-eval``
+    rules (:mod:`lfmgym.eval.bfcl_official`), ``"lenient"`` with
+    :func:`lfmgym.rewards.toolcall_ast.match_calls`. The other mode's verdict is kept too."""
+    if mode not in MODES:
+        raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
+    official, lenient = _official(entry, text), _lenient(entry, text)
+    chosen, other = (official, lenient) if mode == "official" else (lenient, official)
+    return Verdict(entry.id, entry.category, chosen[0], chosen[1], chosen[2], mode, other[0])
+
+
+def score_predictions(entries: list[BFCLEntry], predictions: dict[str, str], mode: str = "official") -> list[Verdict]:
     """One verdict per entry; an entry without a prediction is invalid (``kind="missing"``)."""
     out = []
     for e in entries:
         if e.id not in predictions:
-            out.append(Verdict(e.id, e.category, False, "no prediction for this id", "missing"))
+            out.append(Verdict(e.id, e.category, False, "no prediction for this id", "missing", mode, False))
         else:
-            out.append(score_output(e, predictions[e.id]))
+            out.append(score_output(e, predictions[e.id], mode))
     return out
 
 
@@ -207,12 +285,7 @@ def _mean(xs: list[float]) -> float:
     return sum(xs) / len(xs) if xs else 0.0
 
 
-def summarize(verdicts: list[Verdict]) -> dict[str, Any]:
-    """Per-category accuracy and BFCL's averages (see the module docstring).
-
-    ``overall`` averages the AST groups that were evaluated; ``complete`` says whether all four
-    were (BFCL counts a missing group as 0, so compare ``overall`` across runs only when complete).
-    """
+def _per_category(verdicts: list[Verdict]) -> dict[str, dict[str, Any]]:
     per: dict[str, dict[str, Any]] = {}
     for v in verdicts:
         row = per.setdefault(v.category, {"correct": 0, "total": 0, "errors": {}})
@@ -223,24 +296,62 @@ def summarize(verdicts: list[Verdict]) -> dict[str, Any]:
             row["errors"][kind] = row["errors"].get(kind, 0) + 1
     for row in per.values():
         row["accuracy"] = row["correct"] / row["total"] if row["total"] else 0.0
+    return {c: per[c] for c in CATEGORIES if c in per} | {c: r for c, r in per.items() if c not in CATEGORIES}
+
+
+def summarize(verdicts: list[Verdict]) -> dict[str, Any]:
+    """Per-category accuracy and the leaderboard's groups, averaged as BFCL averages them.
+
+    * ``simple`` = unweighted mean of simple_python / simple_java / simple_javascript;
+    * ``non_live`` = unweighted mean of simple, multiple, parallel, parallel_multiple (a missing
+      group counts as 0, as on the leaderboard);
+    * ``live`` = the four live AST categories weighted by their number of entries;
+    * ``irrelevance`` = unweighted mean of irrelevance and live_irrelevance; ``relevance`` =
+      live_relevance;
+    * ``overall`` = BFCL's overall: 10 non_live + 10 live + 10 irrelevance + 30 multi-turn +
+      40 agentic, over 100. Multi-turn and agentic are not single-turn categories and count as 0
+      here exactly as they would on the leaderboard; ``single_turn`` is the same weighting over
+      the three single-turn groups alone (the part of the overall this run measures).
+
+    ``complete`` says whether every single-turn category was evaluated; compare ``non_live``,
+    ``live`` and the overalls across runs only over the same categories.
+    """
+    per = _per_category(verdicts)
+    acc = {c: row["accuracy"] for c, row in per.items()}
     groups: dict[str, float] = {}
-    simple = [per[c]["accuracy"] for c in SIMPLE_PARTS if c in per]
+    simple = [acc[c] for c in SIMPLE_PARTS if c in acc]
     if simple:
         groups["simple"] = _mean(simple)
     for g in AST_GROUPS[1:]:
-        if g in per:
-            groups[g] = per[g]["accuracy"]
-    summary: dict[str, Any] = {
-        "categories": {c: per[c] for c in CATEGORIES if c in per},
+        if g in acc:
+            groups[g] = acc[g]
+    if any(g in groups for g in AST_GROUPS):
+        groups["non_live"] = sum(groups.get(g, 0.0) for g in AST_GROUPS) / len(AST_GROUPS)
+    live_n = sum(per[c]["total"] for c in LIVE if c in per)
+    if live_n:
+        groups["live"] = sum(per[c]["correct"] for c in LIVE if c in per) / live_n
+    if any(c in acc for c in NO_CALL):
+        groups["irrelevance"] = sum(acc.get(c, 0.0) for c in NO_CALL) / len(NO_CALL)
+    if "live_relevance" in acc:
+        groups["relevance"] = acc["live_relevance"]
+    single = {k: OVERALL_WEIGHTS[k] for k in ("non_live", "live", "irrelevance")}
+    overall = sum(w * groups.get(k, 0.0) for k, w in single.items()) / sum(OVERALL_WEIGHTS.values())
+    complete = all(c in per for c in CATEGORIES)
+    return {
+        "categories": per,
         "groups": groups,
-        "overall": _mean(list(groups.values())) if groups else None,
-        "complete": all(g in groups for g in AST_GROUPS) and all(c in per for c in SIMPLE_PARTS),
-        "irrelevance": per["irrelevance"]["accuracy"] if "irrelevance" in per else None,
+        "overall": overall,
+        "single_turn": sum(w * groups.get(k, 0.0) for k, w in single.items()) / sum(single.values()),
+        "complete": complete,
+        "missing": [c for c in CATEGORIES if c not in per],
+        "irrelevance": groups.get("irrelevance"),
         "n": len(verdicts),
-        "averaging": "simple = mean(simple_python, simple_java, simple_javascript); "
-                     "overall = mean(simple, multiple, parallel, parallel_multiple) (BFCL non-live AST)",
+        "averaging": "simple = mean(simple_python, simple_java, simple_javascript); non_live = mean(simple, "
+                     "multiple, parallel, parallel_multiple); live = entry-weighted mean of the live AST "
+                     "categories; irrelevance = mean(irrelevance, live_irrelevance); overall = (10 non_live + "
+                     "10 live + 10 irrelevance + 30 multi_turn + 40 agentic) / 100 with the groups not run as 0 "
+                     "(BFCL v4); single_turn = (non_live + live + irrelevance) / 3",
     }
-    return summary
 
 
 # --------------------------------------------------------------------------- prompting a model

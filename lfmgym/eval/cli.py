@@ -2,8 +2,9 @@
 
     lfmgym eval --model tiny --envs math,tool_calling --n 32 --samples 4 --temperature 0.7 --out runs/eval0
     lfmgym eval --base-url http://localhost:8000/v1 --envs math --n 64
-    lfmgym eval bfcl --data ../shared/data/bfcl --predictions preds.jsonl --out runs/bfcl0
-    lfmgym eval bfcl --data ../shared/data/bfcl --model runs/ckpt --categories simple_python,irrelevance
+    lfmgym eval bfcl --predictions preds.jsonl --out runs/bfcl0          # the bundled BFCL data
+    lfmgym eval bfcl --model runs/ckpt --categories simple_python,live_* --limit 20
+    lfmgym eval bfcl --data path/to/bfcl --predictions runs/bfcl0/results --lenient
     lfmgym report runs/ckpt1 runs/ckpt2 runs/ckpt3 --out runs/compare
 """
 
@@ -65,8 +66,16 @@ def add_commands(subparsers) -> None:
     p.add_argument("--tool-format", choices=["pythonic", "json"], default=None, help="tool-call format of the envs")
     p.add_argument("--env-arg", action="append", default=[], metavar="ENV.KEY=VALUE",
                    help="constructor argument for one env (VALUE parsed as JSON when possible), e.g. "
-                        "math.data=../shared/data/gsm8k; repeatable")
-    p.add_argument("--out", default=None, help="directory for results.json, report.md and report.png")
+                        "math.data=gsm8k (bundled) or math.data=path/to/test.jsonl; repeatable")
+    p.add_argument("--out", default=None, help="directory for results.json, report.md, report.png and "
+                                                "episodes.jsonl (every episode: transcript, tokens, rewards, "
+                                                "loop verdict, why it ended)")
+    p.add_argument("--max-step-s", type=float, default=None,
+                   help="wall-clock limit of one env step; past it the episode ends truncated (step_timeout)")
+    p.add_argument("--max-episode-s", type=float, default=None,
+                   help="wall-clock limit of one episode (episode_timeout)")
+    p.add_argument("--max-episode-tokens", type=int, default=None,
+                   help="generated tokens per episode, all turns (token_budget)")
     p.add_argument("--compare", nargs="*", default=[], help="earlier result dirs to put beside this run in the report")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_eval_envs)
@@ -74,13 +83,15 @@ def add_commands(subparsers) -> None:
 
     b = sub.add_parser("bfcl", help="BFCL AST categories from predictions or a model",
                        description="Score BFCL AST categories with lfmgym's tool-call AST matcher.")
-    b.add_argument("--data", required=True, help="directory of BFCL_v*_<category>.json files and possible_answer/")
+    b.add_argument("--data", default=None, help="directory of BFCL_v*_<category>.json files and possible_answer/ "
+                                                "(default: the BFCL v4 data bundled with lfmgym; see `lfmgym data`)")
     src = b.add_mutually_exclusive_group(required=True)
     src.add_argument("--predictions", help='JSONL of {"id": ..., "result": "<raw model output>"}')
     src.add_argument("--model", help="preset, checkpoint dir, hub id, openai:<url> or vllm:<model>")
     src.add_argument("--base-url", help="OpenAI-compatible endpoint serving the model")
     b.add_argument("--served-model", default=None, help="model name for --base-url (default: asked from /models)")
-    b.add_argument("--categories", type=_csv, default=None, help="comma-separated (default: all present in --data)")
+    b.add_argument("--categories", type=_csv, default=None,
+                   help="comma-separated categories or patterns, e.g. simple_python,live_* (default: all)")
     b.add_argument("--out", default=None, help="directory for verdicts.jsonl, summary.json, report.md/png")
     b.add_argument("--api-key", default=None)
     b.add_argument("--device", default=None)
@@ -117,11 +128,19 @@ def _cmd_eval_envs(args) -> int:
         print(f"lfmgym eval: unknown env(s) {unknown}; available: {sorted(known)}", file=sys.stderr)
         return 2
     env_kwargs = _env_kwargs(envs, args.tool_format, args.env_arg)
+    from lfmgym.engine import Budgets
+
+    budgets = Budgets(max_step_s=args.max_step_s, max_episode_s=args.max_episode_s,
+                      max_episode_tokens=args.max_episode_tokens)
     backend, model_name = _backend(args)
+    episodes = None
+    if args.out:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        episodes = Path(args.out) / "episodes.jsonl"
     result = evaluate_envs(
         backend, envs, n=args.n, samples=args.samples, temperature=args.temperature, top_p=args.top_p,
         max_new_tokens=args.max_new_tokens or 256, seed=DEFAULT_EVAL_SEED if args.seed is None else args.seed,
-        env_kwargs=env_kwargs, progress=not args.no_progress,
+        env_kwargs=env_kwargs, progress=not args.no_progress, budgets=budgets, episodes_path=episodes,
     )
     result["model"] = model_name
     label = args.label or model_name
@@ -131,7 +150,7 @@ def _cmd_eval_envs(args) -> int:
     if args.out:
         save_run(result, args.out, label)
         paths = write_report(runs, args.out)
-        print(f"wrote {Path(args.out) / 'results.json'}, {paths['markdown']}, {paths['plot']}")
+        print(f"wrote {Path(args.out) / 'results.json'}, {paths['markdown']}, {paths['plot']}, {episodes}")
     return 0
 
 
@@ -154,6 +173,8 @@ def _env_kwargs(envs: list[str], tool_format: str | None, items: list[str]) -> d
 def _cmd_eval_bfcl(args) -> int:
     from lfmgym.eval.bfcl import generate_predictions, load_bfcl, load_predictions, score_predictions, summarize
     from lfmgym.eval.report import print_runs, write_report
+
+    from lfmgym.eval.bfcl import data_location
 
     entries = load_bfcl(args.data, args.categories)
     out = Path(args.out) if args.out else None
@@ -182,7 +203,7 @@ def _cmd_eval_bfcl(args) -> int:
     summary = summarize(verdicts)
     scoring_s = time.perf_counter() - t1
     unused = sorted(set(predictions) - {e.id for e in entries})
-    run = {"kind": "bfcl", "label": label, "source": source, "data": str(args.data), "summary": summary,
+    run = {"kind": "bfcl", "label": label, "source": source, "data": str(data_location(args.data)), "summary": summary,
            "timing": {"generation_s": generation_s, "scoring_s": scoring_s, "total_s": time.perf_counter() - t0},
            "unused_predictions": len(unused)}
     print_runs([run])

@@ -7,7 +7,9 @@ Not run by the tests (they only read ``agreement.jsonl``). Regenerate with the o
     /tmp/bfclenv/bin/pip install --no-deps bfcl-eval==2026.3.23
     /tmp/bfclenv/bin/pip install tree_sitter==0.21.3 tree-sitter-java==0.21.0 \\
         tree-sitter-javascript==0.21.4 tenacity filelock
-    /tmp/bfclenv/bin/python tests/data/bfcl_agreement/build.py ../shared/data/bfcl
+    python -c "from lfmgym.data import list_files, read_bytes; ..."   # or any plain copy of lfmgym/data/bfcl
+    /tmp/bfclenv/bin/python tests/data/bfcl_agreement/build.py path/to/plain/bfcl
+    gzip -9 -n tests/data/bfcl_agreement/agreement.jsonl
 
 For every entry of every AST category it writes the gold prediction and perturbations of it
 (wrong values, missing / extra parameters, wrong function, reordered / dropped / duplicated
@@ -28,10 +30,14 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from render import gold_calls, language_of, render_calls  # noqa: E402
+from render import gold_calls, java_hashmap, language_of, py_value, py_value_tuples, render_calls  # noqa: E402
 
 CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance",
-              "simple_java", "simple_javascript")
+              "simple_java", "simple_javascript", "live_simple", "live_multiple", "live_parallel",
+              "live_parallel_multiple", "live_irrelevance", "live_relevance")
+# Live categories are large: each entry gets the gold and a seeded sample of the other kinds.
+LIVE_KINDS_PER_ENTRY = 6
+LIVE_NO_CALL_KINDS_PER_ENTRY = 3
 
 
 # --------------------------------------------------------------------------- official checker
@@ -57,13 +63,15 @@ def _official():
 
     def verdict(entry, gt, category, result):
         # Mirrors bfcl_eval.eval_checker.eval_runner (_evaluate_single_relevance_entry / _ast_entry).
-        if category == "irrelevance":
+        if "relevance" in category:
             try:
                 decoded = default_decode_ast_prompting(result, ReturnFormat.PYTHON, False)
                 has_call = not is_empty_output(decoded)
             except Exception:
                 has_call = False
-            return (not has_call), (None if not has_call else "irrelevance_error:decoder_success")
+            if "irrelevance" in category:
+                return (not has_call), (None if not has_call else "irrelevance_error:decoder_success")
+            return has_call, (None if has_call else "relevance_error:decoder_failed")
         lang, fmt = langs[language_of(category)]
         try:
             decoded = default_decode_ast_prompting(result, fmt, False)
@@ -147,8 +155,8 @@ def _args_with_values(calls):
 def perturb(entry: dict, gt: list, category: str, rng: random.Random) -> list[tuple[str, str]]:
     """(kind, prediction text) rows for one entry."""
     rows: list[tuple[str, str]] = []
-    if category == "irrelevance":
-        f = entry["function"][0]
+    if "relevance" in category:
+        f = entry["function"][0] if entry["function"] else {"name": "some_function"}
         props = list((f.get("parameters") or {}).get("properties") or {})
         args = ", ".join(f"{p}='x'" for p in props[:2])
         rows += [
@@ -159,6 +167,7 @@ def perturb(entry: dict, gt: list, category: str, rng: random.Random) -> list[tu
             ("malformed", f"[{f['name']}({args}"),
             ("mention", f"I would call {f['name']} but the question lacks the parameters."),
             ("empty", ""),
+            ("empty_call", f"[{f['name']}()]"),
         ]
         return rows
 
@@ -207,6 +216,7 @@ def perturb(entry: dict, gt: list, category: str, rng: random.Random) -> list[tu
     rows.append(("code_fence", f"```\n{text}\n```"))
     rows.append(("prose", "I think you should call " + gold[0][0] + " with the right values."))
     rows.append(("truncated", text[: max(1, len(text) // 2)]))
+    rows += _idiom_rows(gold, entry, category, rng, r)
     if lang == "python" and slots:
         i, k = rng.choice(slots)
         v = gold[i][1][k]
@@ -218,6 +228,80 @@ def perturb(entry: dict, gt: list, category: str, rng: random.Random) -> list[tu
             positional = ", ".join(repr(x) for x in args.values())
             rows.append(("positional", "[" + f"{name}({positional})" + "]"))
     return rows
+
+
+def _idiom_rows(gold, entry, category, rng, r) -> list[tuple[str, str]]:
+    """The same values written other ways people and models write them."""
+    rows = []
+    lang = language_of(category)
+    docs = {f["name"]: f for f in entry["function"]}
+
+    def schema(i, k):
+        return ((docs.get(gold[i][0], {}).get("parameters") or {}).get("properties") or {}).get(k, {})
+
+    lists = [(i, k) for i, (_, args) in enumerate(gold) for k, v in args.items() if isinstance(v, list)]
+    if lang == "python" and lists:
+        i, k = rng.choice(lists)
+        text = r(gold)
+        one = r([(n, {a: v for a, v in args.items() if (j, a) != (i, k)}) for j, (n, args) in enumerate(gold)])
+        # a list parameter written as a Python tuple
+        rows.append(("tuple_list", text.replace(f"{k}={py_value(gold[i][1][k])}",
+                                                f"{k}={py_value_tuples(gold[i][1][k])}", 1)))
+        if rng.random() < 0.05:  # a pathologically deep value: a verdict, not a crash
+            rows.append(("deep_nesting", one.replace(")", f", {k}=" + "[" * 3000 + "]" * 3000 + ")", 1)))
+    if lang == "java":
+        for i, (name, args) in enumerate(gold):
+            for k, v in args.items():
+                typ = schema(i, k).get("type")
+                item = (schema(i, k).get("items") or {}).get("type")
+                if typ == "HashMap" and isinstance(v, dict):
+                    rows.append(("java_hashmap_double_brace",
+                                 r(gold).replace(f"Collections.unmodifiableMap({java_hashmap(v)})", java_hashmap(v), 1)))
+                if typ in ("Array", "ArrayList") and isinstance(v, list) and v:
+                    quoted = ", ".join(f'"{x}"' if isinstance(x, str) else
+                                       ("true" if x is True else "false" if x is False else str(x)) for x in v)
+                    for kind, written in (("java_arraylist_aslist", f"new ArrayList<>(Arrays.asList({quoted}))"),
+                                          ("java_list_of", f"List.of({quoted})"),
+                                          ("java_arrays_aslist", f"Arrays.asList({quoted})"),
+                                          ("java_array_init", f"new {'String' if item == 'String' else 'Object'}[]{{{quoted}}}"),
+                                          ("java_arraylist_add", f"new ArrayList<String>() {{{{ "
+                                           + " ".join(f"add({x.strip()});" for x in quoted.split(", ")) + " }}")):
+                        calls = [(n, dict(a)) for n, a in gold]
+                        calls[i][1][k] = ("__RAW__", written)
+                        rows.append((kind, _render_raw(calls, entry, category)))
+                if typ == "String" and isinstance(v, str) and rng.random() < 0.3:
+                    calls = [(n, dict(a)) for n, a in gold]
+                    calls[i][1][k] = v + " café"
+                    rows.append(("java_non_ascii", r(calls)))
+        one = r(gold)[1:-1]
+        rows.append(("java_semicolon", f"[{one};]"))
+        rows.append(("java_two_calls", f"[{one}, {one}]"))
+    if lang == "javascript":
+        text = r(gold)
+        rows.append(("js_single_quotes", text.replace('"', "'")))
+        rows.append(("js_semicolon", text[:-1] + ";]"))
+        rows.append(("js_two_statements", text[:-1] + "; " + text[1:]))
+    return rows
+
+
+def _render_raw(calls, entry, category) -> str:
+    """``render_calls`` where a value ``("__RAW__", source)`` is written as that source text."""
+    marker = {}
+    plain = []
+    for n, a in calls:
+        args = {}
+        for k, v in a.items():
+            if isinstance(v, tuple) and v and v[0] == "__RAW__":
+                token = f"RAWVALUE{len(marker)}"
+                marker[token] = v[1]
+                args[k] = token
+            else:
+                args[k] = v
+        plain.append((n, args))
+    text = render_calls(plain, entry, category)
+    for token, source in marker.items():
+        text = text.replace(f'"{token}"', source).replace(token, source)
+    return text
 
 
 def official_prompts(data: Path, per_category: int = 3) -> list[dict]:
@@ -255,7 +339,13 @@ def main(data_dir: str, out: str = str(HERE / "agreement.jsonl")) -> None:
             for entry in entries:
                 rng = random.Random(f"lfmgym-agreement:{entry['id']}")
                 gt = answers.get(entry["id"], [])
-                for kind, prediction in perturb(entry, gt, category, rng):
+                rows = perturb(entry, gt, category, rng)
+                if category.startswith("live_"):
+                    keep = LIVE_NO_CALL_KINDS_PER_ENTRY if "relevance" in category else LIVE_KINDS_PER_ENTRY
+                    head = [row for row in rows if row[0] == "gold"]
+                    rest = [row for row in rows if row[0] != "gold"]
+                    rows = head + rng.sample(rest, min(keep, len(rest)))
+                for kind, prediction in rows:
                     valid, error = verdict(copy.deepcopy(entry), copy.deepcopy(gt), category, prediction)
                     fh.write(json.dumps({"id": entry["id"], "category": category, "kind": kind,
                                          "prediction": prediction, "official_valid": valid,

@@ -12,7 +12,10 @@ import random
 
 
 def first_value(accepted: list, rng: random.Random | None = None):
-    """An accepted value: ``""`` (omit) when allowed, else the first; a random one with ``rng``."""
+    """An accepted value: ``""`` (omit) when allowed, else the first; a random one with ``rng``.
+    A few live answers accept nothing for a key (``[]``): an empty list stands in (no value can match)."""
+    if not accepted:
+        return []
     if rng is None:
         return "" if "" in accepted else accepted[0]
     return rng.choice(list(accepted))
@@ -88,9 +91,16 @@ def java_value(v, schema: dict) -> str:
     if typ == "ArrayList" and isinstance(v, list):
         return "new ArrayList<>(Arrays.asList(" + ", ".join(_java_scalar(x, item if item != "any" else _guess(x)) for x in v) + "))"
     if typ == "HashMap" and isinstance(v, dict):
-        body = " ".join(f'put("{k}", {_java_scalar(x, _guess(x))});' for k, x in v.items())
-        return "new HashMap<String, Object>() {{ " + body + " }}"
+        # BFCL's Java parser drops the body of an anonymous class (the ``{{ put(...); }}`` of a
+        # bare double-brace map) but keeps a method call's text whole, so the map is wrapped.
+        return f"Collections.unmodifiableMap({java_hashmap(v)})"
     return _java_scalar(v, typ)
+
+
+def java_hashmap(v: dict) -> str:
+    """A double-brace ``HashMap`` initialization (idiomatic Java)."""
+    body = " ".join(f'put("{k}", {_java_scalar(x, _guess(x))});' for k, x in v.items())
+    return "new HashMap<String, Object>() {{ " + body + " }}"
 
 
 def _guess(x) -> str:
@@ -131,6 +141,15 @@ def render_call(name: str, args: dict, language: str, doc: dict | None) -> str:
     else:
         parts = [f"{k}={js_value(v, props.get(k, {}))}" for k, v in args.items()]
     return f"{name}({', '.join(parts)})"
+
+
+def py_value_tuples(v) -> str:
+    """Like :func:`py_value`, lists written as Python tuples."""
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{py_value_tuples(k)}: {py_value_tuples(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, (list, tuple)):
+        return "(" + ", ".join(py_value_tuples(x) for x in v) + ("," if len(v) == 1 else "") + ")"
+    return repr(v)
 
 
 def language_of(category: str) -> str:
