@@ -393,3 +393,72 @@ def test_user_namespace_mode_gives_bwrap_pid1_no_host_secrets(monkeypatch):
         box.run("x = 1")
         assert box.run("x + 1").stdout == "2\n"
         assert_healthy(box)
+
+
+@pytest.mark.parametrize("code, ending", [
+    ("print('kept 1')\nimport os\nos._exit(0)", "exited with status 0"),
+    ("print('kept 1')\nimport ctypes\nctypes.string_at(0)", "SIGSEGV"),
+    ("import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nprint('kept 1')\n"
+     "while True:\n    try:\n        pass\n    except BaseException:\n        pass", "wall-clock limit"),
+    ("import os, threading, time\n"
+     "def spin(i):\n    print(f'kept {i}', flush=True)\n    time.sleep(5)\n"
+     "try:\n    for i in range(1, 200):\n        threading.Thread(target=spin, args=(i,)).start()\n"
+     "except RuntimeError:\n    pass\ntime.sleep(0.5)\nos._exit(3)", "exited with status 3"),
+])
+def test_output_before_an_abnormal_end_is_kept(code, ending):
+    with small_box(cell_timeout=1.0) as box:
+        result = box.run(code)
+        assert "kept 1" in result.stdout, result
+        assert ending in result.error and result.state_lost, result
+        assert_healthy(box)
+
+
+@pytest.mark.parametrize("forged", [
+    "{'op': 'result', 'exit_code': float('inf')}",        # OverflowError on the host once
+    "{'op': 'result', 'stdout_dropped': 'x', 'limit': 'nonsense'}",
+    "{'op': 'result', 'error': None, 'exit_code': 0}",   # well-formed: the real result comes late
+])
+def test_frames_forged_through_gc_never_raise_or_desync(forged):
+    with small_box() as box:
+        result = box.run(
+            "import gc\n"
+            "channel = next(o for o in gc.get_objects() if type(o).__name__ == '_Channel')\n"
+            f"channel.send({forged})\n"
+            "print('after the forgery')"
+        )
+        assert isinstance(result.exit_code, int)
+        for _ in range(3):  # every later reply answers its own request (the forging cell's
+            # last words may show in the next cell's output: it ended after its forged result)
+            assert box.run("print(6 * 7)").stdout.endswith("42\n")
+        box.set_variable("v", [1, 2])
+        assert box.get_variable("v") == [1, 2]
+        assert_healthy(box)
+
+
+def test_deeply_nested_forged_frame_kills_only_this_worker():
+    with small_box() as box:
+        result = box.run(
+            "import gc, json\n"
+            "channel = next(o for o in gc.get_objects() if type(o).__name__ == '_Channel')\n"
+            "channel.send_bytes(b'[' * 100000 + b']' * 100000)\n"
+            "import time\ntime.sleep(5)"
+        )
+        assert result.state_lost and "protocol" in result.error
+        assert_healthy(box)
+
+
+def test_a_slow_repr_is_bounded_and_counts_against_the_episode():
+    import time
+
+    from lfmgym.sandbox.sandbox import SandboxError
+
+    with small_box(cell_timeout=1.0, episode_timeout=30.0) as box:
+        box.run("class Slow:\n    def __repr__(self):\n        import time\n        time.sleep(60)\n"
+                "    __str__ = __repr__\nx = Slow()")
+        used = box.episode_time_used
+        started = time.monotonic()
+        with pytest.raises(SandboxError, match="x"):
+            box.get_variable("x", as_str=True)
+        assert time.monotonic() - started < 3
+        assert box.episode_time_used - used >= 0.9
+        assert_healthy(box)

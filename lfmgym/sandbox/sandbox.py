@@ -371,6 +371,7 @@ class Sandbox:
 
         Frames with another sequence number are dropped: cell code that reached the protocol pipe
         (e.g. through ``gc``) and forged a reply would otherwise leave every later reply one off.
+        (What such a cell prints after its forged result shows in the next cell's output.)
         """
         assert self._channel is not None
         for _ in range(1000):
