@@ -35,6 +35,12 @@ def coverage_needed(p: int, min_coverage: int, min_repeats: int, long_period: in
     return need
 
 
+def primitive(unit: np.ndarray) -> bool:
+    """``unit`` is not a repetition of a shorter block (24 copies of one token is period 1, not 24)."""
+    p = len(unit)
+    return not any(p % d == 0 and (unit[d:] == unit[:-d]).all() for d in range(1, p // 2 + 1))
+
+
 def exact_tails(tails: np.ndarray, lengths: np.ndarray, max_period: int, min_coverage: int,
                 min_repeats: int, long_period: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Smallest exact tail period (0 = none) and covered length per row of tail-aligned ``tails``.
@@ -73,6 +79,8 @@ def exact_tails(tails: np.ndarray, lengths: np.ndarray, max_period: int, min_cov
             row = tails[r, L - int(lengths[r]):]
             mismatch = np.flatnonzero(row[p:] != row[:-p])
             run = len(row) - p - (int(mismatch[-1]) + 1 if mismatch.size else 0)
+            if run + p < max(min_coverage, min_repeats * p) and not primitive(row[len(row) - p:]):
+                continue  # two copies only count for a long period, not a short one said 2p/d times
             period[r] = p
             covered[r] = run + p
             open_rows[r] = False
@@ -107,7 +115,7 @@ def _near_check(row: np.ndarray, p: int, need_cut: int, need_approx: int, tolera
             continue
         rest = np.flatnonzero(rev[j:])
         run = int(rest[0]) if rest.size else len(rev) - j
-        if run + p >= need_cut:
+        if run + p >= need_cut and (run + p >= need_approx or primitive(row[n - j - p: n - j])):
             return run + p + j, CUT, j
     if tolerance <= 0 or len(rev) + p < need_approx:
         return None

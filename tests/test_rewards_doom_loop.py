@@ -23,7 +23,7 @@ FAST = settings(max_examples=60, deadline=None)
 
 def brute_tail(seq, max_period, min_coverage, min_repeats, long_period=0):
     """The exact rule, literally: smallest p whose trailing lag-p run covers >= max(K, R*p), or
-    two copies (2p) once p >= long_period."""
+    two copies (2p) of a primitive block once p >= long_period."""
     for p in range(1, max_period + 1):
         run = 0
         for t in range(len(seq) - 1, p - 1, -1):
@@ -32,8 +32,10 @@ def brute_tail(seq, max_period, min_coverage, min_repeats, long_period=0):
             run += 1
         covered = run + p
         need = max(min_coverage, min_repeats * p)
-        if long_period and p >= long_period:
-            need = min(need, 2 * p)
+        unit = seq[len(seq) - p:]
+        primitive = not any(p % d == 0 and unit == unit[d:] + unit[:d] for d in range(1, p))
+        if long_period and p >= long_period and primitive:
+            need = min(need, 2 * p)  # two copies of a block that is not itself a shorter repetition
         if run > 0 and covered <= len(seq) and covered >= need:
             return p, len(seq) - covered
     return None, None
@@ -51,6 +53,7 @@ def smallest_period(unit):
        max_period=st.integers(1, 10), min_coverage=st.integers(2, 12), min_repeats=st.integers(2, 4),
        long_period=st.integers(0, 6))
 def test_vectorized_exact_rule_matches_brute_force(seqs, max_period, min_coverage, min_repeats, long_period):
+    seqs = seqs + [[0] * 8, [1, 0] * 6]  # blocks that are shorter repetitions: never long loops
     verdicts = detect_doom_loops(seqs, None, max_period=max_period, min_coverage=min_coverage, min_repeats=min_repeats,
                                  long_period=long_period, tolerance=0.0, cut_units=0)
     for seq, v in zip(seqs, verdicts):
