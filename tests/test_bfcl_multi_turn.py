@@ -235,8 +235,15 @@ def test_compact_documents_shorten_the_prompt_and_keep_every_function():
 def test_step_limit_and_strict_parsing():
     task = load_tasks("multi_turn_base_0")[0]
     env = BfclMultiTurnEnv(tasks=[task], step_limit=2)
-    reward, info = _play(env, task, ["<|tool_call_start|>[pwd()]<|tool_call_end|>"] * 2)
-    assert info["reward_components"]["force_terminated"] == 1.0 and reward <= 0
+    reward, info = _play(env, task, ["<|tool_call_start|>[pwd()]<|tool_call_end|>"] * 3)  # a 3rd step ends it
+    assert info["reward_components"]["force_terminated"] == 1.0 and reward <= 0 and len(info["bfcl_turns"][0]) == 3
+    # Cut in the last turn after its work is done: the entry still passes, as in BFCL.
+    last = load_tasks("multi_turn_base_3")[0]  # 2 turns
+    demo = [m["content"] for m in BfclMultiTurnEnv(tasks=[last]).demonstrate(last) if m["role"] == "assistant"]
+    final_steps = len(demo) - demo.index("Done.") - 2  # messages with calls in the last turn
+    cut = BfclMultiTurnEnv(tasks=[last], step_limit=final_steps - 1)
+    _, info = _play(cut, last, demo[: demo.index("Done.") + 1] + demo[demo.index("Done.") + 1: -1] + ["<|tool_call_start|>[pwd()]<|tool_call_end|>"])
+    assert info["reward_components"]["success"] == 1.0
     strict = BfclMultiTurnEnv(tasks=[task], strict=True)
     strict.reset(options={"task": task})
     obs, *_ = strict.step("<|tool_call_start|>[cd(folder=]<|tool_call_end|>")

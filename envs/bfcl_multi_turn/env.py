@@ -13,7 +13,7 @@ states and requests, tiers by number of turns and calls), or BFCL's entries with
 
 A turn whose ground truth has no call (a held-out function or a missing parameter) is answered by
 asking or saying what is missing, in text; a held-out function is announced in a later user turn
-with its document, as BFCL does. More than ``step_limit`` steps in one turn ends the episode
+with its document, as BFCL does (called by name before that, it runs, as in BFCL). More than ``step_limit`` steps in one turn ends the episode
 (BFCL's force-quit: the entry fails).
 
 Reward components:
@@ -96,7 +96,8 @@ class BfclMultiTurnEnv(Env):
     Args:
         bfcl: play BFCL entries: a category (``"multi_turn_base"``), a list of categories and/or
             entry ids, or ``"all"``. Exclusive with ``tasks``. Default: generated tasks.
-        step_limit: assistant messages allowed within one user turn (BFCL: 20).
+        step_limit: steps (messages with calls) allowed within one user turn; one more ends the
+            episode (BFCL: 20, and its 21st step ends the entry).
         strict: a message whose tool-call markup does not parse ends the turn, as BFCL's decoder
             does (the eval uses this); otherwise the model gets an error message and may retry.
         docs: ``"compact"`` (default: each function's description without the suite's blurb that
@@ -183,7 +184,7 @@ class BfclMultiTurnEnv(Env):
             episode.tool_results.append(output)
             feedback.append({"role": "tool", "content": output})
         state["turns"][-1].append(rendered)
-        if state["steps_in_turn"] >= self.step_limit:
+        if state["steps_in_turn"] > self.step_limit:
             state["force_quit"] = True  # BFCL stops the whole entry; the missing turns fail it
             return feedback, True
         return feedback, False
@@ -220,7 +221,7 @@ class BfclMultiTurnEnv(Env):
                 messages.append({"role": "user", "content": turn_message(task, turn, self.docs)})
             calls = [keyword_call(c, session) for c in gold]
             groups = _group_calls(calls)
-            if len(groups) >= self.step_limit:
+            if len(groups) > self.step_limit:
                 groups = [calls]
             for group in groups:
                 messages.append({"role": "assistant", "content": render_tool_calls(group, self.tool_format)})
@@ -237,10 +238,10 @@ class BfclMultiTurnEnv(Env):
     # ------------------------------------------------------------------ scoring
 
     def score(self, task: Task, episode: Episode) -> dict[str, float]:
+        # A cut episode keeps its unfinished turn, as BFCL's result of a force-quit entry does.
         turns = episode.state.get("turns", [])
         finished = episode.state.get("turn", 0)
-        played = turns[:finished] if finished < len(task.answer) else turns
-        verdict = check_entry(played, task.answer, task.meta["involved_classes"], task.meta.get("initial_config"),
+        verdict = check_entry(turns, task.answer, task.meta["involved_classes"], task.meta.get("initial_config"),
                               task.meta.get("long_context", False))
         episode.state["verdict"] = verdict.to_dict()
         components = {"success": float(verdict.valid), "turn_accuracy": verdict.turn_accuracy,
