@@ -227,7 +227,7 @@ def play(policy: Any, categories: Sequence[str] = CATEGORIES, *, limit: int | No
     tasks = [t for c in categories for t in load_tasks(c)[:limit]]
     if not tasks:
         return {}, []
-    max_turns = (MAX_STEPS_PER_TURN + 1) * max(len(t.answer) for t in tasks)
+    max_turns = (MAX_STEPS_PER_TURN + 2) * max(len(t.answer) for t in tasks)  # 21 steps + a reply per turn
 
     def make_env():
         return BfclMultiTurnEnv(tasks=tasks, strict=True, step_limit=MAX_STEPS_PER_TURN, tool_format=tool_format,
