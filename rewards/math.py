@@ -38,6 +38,8 @@ import threading
 import unicodedata
 from typing import Any
 
+from lfmgym.rewards.deadline import DeadlineExceeded, call_with_deadline
+
 __all__ = [
     "MAX_COMPLETION_CHARS",
     "MAX_ANSWER_CHARS",
@@ -52,6 +54,8 @@ MAX_COMPLETION_CHARS = 65_536  # ~16k tokens: far beyond any honest solution of 
 MAX_ANSWER_CHARS = 256  # a final answer is short; longer spans are not parsed
 MAX_CANDIDATES = 16  # more distinct marked answers than this is stuffing
 TIMEOUT_S = 2  # math-verify's own (signal-based) timeout for parsing and for comparing
+# Off the main thread the check runs in a helper process killed after this long (rewards.deadline).
+DEADLINE_S = 3 * TIMEOUT_S
 
 # Every pattern here is linear-time: model text is adversarial, so no nested quantifiers.
 _TOOL_BLOCK_RES = [
@@ -277,6 +281,28 @@ def _equal(gold_parsed: list, pred_parsed: list) -> bool:
     return bool(verify(gold_parsed, pred_parsed, timeout_seconds=_timeout()))
 
 
+def _verdict(pred_span: str, others: list[str], gold_span: str, allow_percent: bool) -> tuple[bool, str | None]:
+    """(correct, reason it is not) for a normalized answer, the other marked answers and the gold."""
+    pred = _parse(pred_span)
+    if not pred:
+        return False, "unparseable"
+    # Every marked answer must agree with the chosen one: no hedging across several boxes.
+    if len(others) >= MAX_CANDIDATES:
+        return False, "ambiguous"
+    for other in others:
+        if _has_foreign_digits(other) or len(other) > MAX_ANSWER_CHARS or not _equal(pred, _parse(other)):
+            return False, "ambiguous"
+    gold_parsed = _parse(gold_span) if len(gold_span) <= MAX_ANSWER_CHARS * 4 else []
+    if gold_parsed:
+        ok = _equal(gold_parsed, pred)
+        if not ok and allow_percent and "%" not in gold_span:
+            # the gold is the percent value (25) and the answer its fraction (0.25)
+            ok = _equal(_parse(gold_span + "\\%"), pred)
+    else:  # a gold math-verify cannot read: exact comparison of the normalized strings
+        ok = _squash(gold_span) == _squash(pred_span) and bool(gold_span)
+    return ok, None if ok else "wrong"
+
+
 def _squash(s: str) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFC", s)).lower()
 
@@ -332,31 +358,18 @@ def math_reward(
             out["reason"] = "non_ascii_digits"
             return out
         pred_span = _normalize_span(answer, allow_percent)
-        pred = _parse(pred_span)
-        if not pred:
-            out["reason"] = "unparseable"
-            return out
-        # Every marked answer must agree with the chosen one: no hedging across several boxes.
-        others = {_normalize_span(a, allow_percent) for _, a in marked} - {pred_span}
-        if len(others) >= MAX_CANDIDATES:
-            out["reason"] = "ambiguous"
-            return out
-        for other in others:
-            if _has_foreign_digits(other) or len(other) > MAX_ANSWER_CHARS or not _equal(pred, _parse(other)):
-                out["reason"] = "ambiguous"
-                return out
-        gold_text = "" if gold is None else str(gold)
-        gold_span = _normalize_span(gold_text, allow_percent=True)
-        gold_parsed = _parse(gold_span) if len(gold_span) <= MAX_ANSWER_CHARS * 4 else []
-        if gold_parsed:
-            ok = _equal(gold_parsed, pred)
-            if not ok and allow_percent and "%" not in gold_span:
-                # the gold is the percent value (25) and the answer its fraction (0.25)
-                ok = _equal(_parse(gold_span + "\\%"), pred)
-        else:  # a gold math-verify cannot read: exact comparison of the normalized strings
-            ok = _squash(gold_span) == _squash(pred_span) and bool(gold_span)
+        others = sorted({_normalize_span(a, allow_percent) for _, a in marked} - {pred_span})
+        gold_span = _normalize_span("" if gold is None else str(gold), allow_percent=True)
+        if threading.current_thread() is threading.main_thread():
+            ok, reason = _verdict(pred_span, others, gold_span, allow_percent)
+        else:  # math-verify's own timeout is SIGALRM, main thread only: a helper process instead
+            try:
+                ok, reason = call_with_deadline(_verdict, pred_span, others, gold_span, allow_percent,
+                                                timeout=DEADLINE_S)
+            except DeadlineExceeded:
+                ok, reason = False, "timeout"
         out["reward"] = 1.0 if ok else 0.0
-        out["reason"] = None if ok else "wrong"
+        out["reason"] = reason
         return out
     except Exception as exc:  # math-verify or sympy blew up on junk: score 0, never raise
         out["reward"] = 0.0
