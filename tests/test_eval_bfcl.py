@@ -32,6 +32,7 @@ from lfmgym.eval.bfcl import (
     load_predictions,
     score_output,
     score_predictions,
+    select_entries,
     summarize,
 )
 from lfmgym.toolcalls import ToolCall, render_tool_calls
@@ -87,8 +88,9 @@ def test_gold_scores_100_percent_in_every_category(entries):
     assert {v.id for v in verdicts if not v.other_valid} == impossible  # lenient
     lenient = summarize(score_predictions(list(entries.values()), {i: _gold_text(e) for i, e in entries.items()},
                                           mode="lenient"))
-    assert lenient["complete"] and lenient["groups"]["irrelevance"] == lenient["groups"]["relevance"] == 1.0
-    assert lenient["groups"]["non_live"] == 1.0 and lenient["groups"]["live"] == pytest.approx(1 - 5 / 1351)
+    groups = lenient["groups"]
+    assert lenient["complete"] and groups["irrelevance_detection"] == groups["relevance_detection"] == 1.0
+    assert groups["non_live"] == 1.0 and groups["live"] == pytest.approx(1 - 5 / 1351)
     # BFCL's overall weighs multi-turn (30) and agentic (40), which are not single-turn categories.
     assert lenient["overall"] == pytest.approx((10 + 10 * (1 - 5 / 1351) + 10) / 100)
 
@@ -190,7 +192,8 @@ def test_summary_uses_bfcl_averaging():
     live = v("live_simple", 3, 10) + v("live_multiple", 30, 30) + v("live_irrelevance", 9, 10) + v("live_relevance", 1, 2)
     s = summarize(verdicts + live)
     assert s["groups"]["live"] == pytest.approx(33 / 40)  # entry-weighted
-    assert s["groups"]["irrelevance"] == pytest.approx((0.7 + 0.9) / 2) and s["groups"]["relevance"] == 0.5
+    assert s["groups"]["irrelevance_detection"] == pytest.approx((0.7 + 0.9) / 2)
+    assert s["groups"]["relevance_detection"] == 0.5
     assert s["overall"] == pytest.approx((10 * s["groups"]["non_live"] + 10 * 33 / 40 + 10 * 0.8) / 100)
 
 
@@ -221,18 +224,44 @@ def test_cli_predictions_writes_verdicts_summary_and_report(entries, tmp_path, c
             text = _gold_text(e) if i % 4 else "[wrong_function(x=1)]"  # every 4th wrong
             fh.write(json.dumps({"id": e.id, "result": text}) + "\n")
     out = tmp_path / "out"
-    rc = main(["eval", "bfcl", "--predictions", str(preds),
-               "--categories", "simple_python,irrelevance", "--out", str(out)])
+    rc = main(["eval", "bfcl", "--predictions", str(preds), "--categories", "simple_python,irrelevance",
+               "--out", str(out)])
     assert rc == 0
     lines = [json.loads(x) for x in (out / "verdicts.jsonl").read_text().splitlines()]
     assert len(lines) == len(chosen)
-    assert set(lines[0]) == {"id", "category", "valid", "error"}
+    assert set(lines[0]) == {"id", "category", "valid", "error", "kind", "mode", "other_valid"}
     assert sum(not x["valid"] for x in lines) == len(range(0, len(chosen), 4))
-    assert all(x["error"] for x in lines if not x["valid"])
+    assert all(x["error"] and x["kind"] for x in lines if not x["valid"])
     summary = json.loads((out / "summary.json").read_text())
+    assert summary["mode"] == "official" and summary["data"] == "bundled:bfcl"
     assert summary["summary"]["categories"]["simple_python"]["accuracy"] == pytest.approx(0.75)
+    assert "other_mode" not in summary["summary"]  # both modes agree on these rows
     assert (out / "report.md").is_file() and (out / "report.png").stat().st_size > 1000
     assert "simple_python" in capsys.readouterr().out
+
+
+def test_summary_reports_both_modes_and_names_the_rows(entries, tmp_path, capsys):
+    from lfmgym.cli import main
+
+    e = entries["simple_python_13"]  # a list parameter: a tuple is right for --lenient, wrong officially
+    as_tuple = "[calculate_area_under_curve(function='x**2', interval=(1.0, 3.0))]"
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text(json.dumps({"id": e.id, "result": as_tuple}) + "\n" +
+                     json.dumps({"id": "simple_python_0", "result": _gold_text(entries["simple_python_0"])}) + "\n")
+    official = score_output(e, as_tuple)
+    assert not official.valid and official.kind == "wrong_type" and official.other_valid
+    for flag, mode, other in (([], "official", "lenient"), (["--lenient"], "lenient", "official")):
+        out = tmp_path / mode
+        assert main(["eval", "bfcl", "--predictions", str(preds), "--categories", "simple_python",
+                     "--out", str(out), *flag]) == 0
+        summary = json.loads((out / "summary.json").read_text())["summary"]
+        assert summary["mode"] == mode and summary["other_mode"]["mode"] == other
+        assert summary["other_mode"]["differ"] == ["simple_python_13"]
+        printed = capsys.readouterr().out
+        assert f"{other} verdicts differ on 1 row(s)" in printed and "simple_python_13" in printed
+        assert "simple_python_13" in (out / "report.md").read_text()
+    acc = json.loads((tmp_path / "official" / "summary.json").read_text())["summary"]["categories"]["simple_python"]
+    assert acc["correct"] == 1 and acc["total"] == 400  # entries without a prediction count as wrong
 
 
 class _ScriptedBackend:
@@ -256,7 +285,48 @@ def test_model_mode_prompts_the_backend_and_scores(entries):
     assert backend.calls == 2
     verdicts = score_predictions(chosen, {k: v["result"] for k, v in generated.items()})
     assert all(v.valid for v in verdicts)
-    assert generated["simple_python_0"]["n_tokens"] == 2
+    assert generated["simple_python_0"]["output_token_count"] == 2
+
+
+def test_model_run_writes_bfcl_result_files_that_rescore(entries, tmp_path, monkeypatch, capsys):
+    from lfmgym.cli import main
+
+    chosen = select_entries(load_bfcl(None, ["simple_python", "live_simple"]), 5, seed=0)
+    assert [e.category for e in chosen].count("live_simple") == 5 and len(chosen) == 10
+    assert [e.id for e in chosen] == [e.id for e in select_entries(load_bfcl(None, ["simple_python", "live_simple"]), 5)]
+    assert [e.id for e in chosen] != [e.id for e in select_entries(load_bfcl(None, ["simple_python", "live_simple"]), 5,
+                                                                   seed=1)]
+    answers = {e.question[-1]["content"]: (_gold_text(e) if i % 2 else "I am not sure.") for i, e in enumerate(chosen)}
+    backend = _ScriptedBackend(answers)
+    monkeypatch.setattr("lfmgym.eval.cli._backend", lambda args: (backend, "scripted"))
+    out = tmp_path / "run"
+    assert main(["eval", "bfcl", "--model", "scripted", "--categories", "simple_python,live_simple", "--limit", "5",
+                 "--batch-size", "4", "--concurrency", "1", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "bfcl: 4/10 entries generated" in printed and "bfcl: 10/10 entries generated" in printed  # not a tty
+    rows = [json.loads(x) for x in (out / "BFCL_v4_live_simple_result.json").read_text().splitlines()]
+    assert len(rows) == 5 and {"id", "result", "latency", "output_token_count"} <= set(rows[0])
+    assert {r["result"] for r in rows} <= set(answers.values())  # what the model wrote, for the user to read
+    first = json.loads((out / "summary.json").read_text())["summary"]
+    assert first["n"] == 10 and first["categories"]["simple_python"]["correct"] == 2  # odd positions right
+    # Rescoring the run's own files (same selection) gives the same verdicts.
+    again = tmp_path / "rescored"
+    assert main(["eval", "bfcl", "--predictions", str(out), "--categories", "simple_python,live_simple",
+                 "--limit", "5", "--out", str(again)]) == 0
+    assert json.loads((again / "summary.json").read_text())["summary"]["categories"] == first["categories"]
+    assert (out / "verdicts.jsonl").read_text() == (again / "verdicts.jsonl").read_text()
+
+
+def test_decoding_never_crashes_on_deep_or_hostile_input(entries):
+    e = entries["simple_python_0"]
+    for text in ["[f(a=" + "[" * 5000 + "]" * 5000 + ")]", "[" * 100_000, "(" * 3000 + ")" * 3000,
+                 "[f(a=" + "-" * 5000 + "1)]", "[f(a=2**10**10)]", "[f(a='x'*10**9)]", "\x00", "[f(a=\"\ud800\")]"]:
+        for mode in ("official", "lenient"):
+            v = score_output(e, text, mode)
+            assert not v.valid and v.error, (text[:30], mode)
+    java = entries["simple_java_0"]
+    assert not score_output(java, "[f(a=new int[]{" + "{" * 3000 + "})]").valid
+    assert not score_output(entries["simple_javascript_0"], "[f(a=" + "[" * 3000 + "]" * 3000 + ")]").valid
 
 
 def test_report_says_why_entries_failed(entries, tmp_path, capsys):

@@ -26,7 +26,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,11 @@ __all__ = [
     "bfcl_messages",
     "bfcl_system_prompt",
     "generate_predictions",
+    "select_entries",
+    "write_result_files",
+    "result_file_name",
+    "data_location",
+    "MODES",
 ]
 
 # BFCL's single-turn categories, leaderboard order: non-live AST, hallucination, live.
@@ -62,7 +67,7 @@ SIMPLE_PARTS = ("simple_python", "simple_java", "simple_javascript")
 AST_GROUPS = ("simple", "multiple", "parallel", "parallel_multiple")
 # BFCL's overall: a weighted mean of these groups (bfcl_eval eval_runner_helper, v4); multi-turn
 # and agentic are not single-turn categories, so an AST-only run counts them as 0, as BFCL does.
-OVERALL_WEIGHTS = {"non_live": 10, "live": 10, "irrelevance": 10, "multi_turn": 30, "agentic": 40}
+OVERALL_WEIGHTS = {"non_live": 10, "live": 10, "irrelevance_detection": 10, "multi_turn": 30, "agentic": 40}
 
 
 @dataclass
@@ -203,15 +208,26 @@ def load_bfcl(data_dir: str | Path | None = None, categories: list[str] | None =
 
 
 def load_predictions(path: str | Path) -> dict[str, str]:
-    """A predictions file: JSONL ``{"id": ..., "result": "<raw model output>"}``."""
+    """Raw model outputs by id: a JSONL file of ``{"id": ..., "result": "<raw model output>"}``,
+    or a folder of BFCL result files (``BFCL_v4_<category>_result.json``, as ``--out`` writes)."""
+    p = Path(path)
+    if p.is_dir():
+        files = sorted(p.rglob("*_result.json"))
+        if not files:
+            raise FileNotFoundError(f"--predictions: no BFCL result files (*_result.json) in {p}")
+    elif p.is_file():
+        files = [p]
+    else:
+        raise FileNotFoundError(f"--predictions: {p} does not exist")
     preds: dict[str, str] = {}
-    for n, row in enumerate(_read_jsonl(Path(path), "prediction"), 1):
-        result = row.get("result")
-        if isinstance(result, list):  # BFCL result files may hold one string per turn
-            result = result[0] if result else ""
-        if not isinstance(result, str):
-            raise ValueError(f"{path}:{n}: field 'result' must be a string (the raw model output)")
-        preds[str(row["id"])] = result
+    for f in files:
+        for n, row in enumerate(_read_jsonl(f, "prediction"), 1):
+            result = row.get("result")
+            if isinstance(result, list):  # BFCL result files may hold one string per turn
+                result = result[0] if result else ""
+            if not isinstance(result, str):
+                raise ValueError(f"{f}:{n}: field 'result' must be a string (the raw model output)")
+            preds[str(row["id"])] = result
     return preds
 
 
@@ -306,16 +322,31 @@ def summarize(verdicts: list[Verdict]) -> dict[str, Any]:
     * ``non_live`` = unweighted mean of simple, multiple, parallel, parallel_multiple (a missing
       group counts as 0, as on the leaderboard);
     * ``live`` = the four live AST categories weighted by their number of entries;
-    * ``irrelevance`` = unweighted mean of irrelevance and live_irrelevance; ``relevance`` =
-      live_relevance;
-    * ``overall`` = BFCL's overall: 10 non_live + 10 live + 10 irrelevance + 30 multi-turn +
-      40 agentic, over 100. Multi-turn and agentic are not single-turn categories and count as 0
-      here exactly as they would on the leaderboard; ``single_turn`` is the same weighting over
-      the three single-turn groups alone (the part of the overall this run measures).
+    * ``irrelevance_detection`` = unweighted mean of irrelevance and live_irrelevance;
+      ``relevance_detection`` = live_relevance;
+    * ``overall`` = BFCL's overall: 10 non_live + 10 live + 10 irrelevance_detection + 30
+      multi-turn + 40 agentic, over 100. Multi-turn and agentic are not single-turn categories and
+      count as 0 here exactly as they would on the leaderboard; ``single_turn`` is the same
+      weighting over the three single-turn groups alone (the part of the overall this run measures).
 
-    ``complete`` says whether every single-turn category was evaluated; compare ``non_live``,
-    ``live`` and the overalls across runs only over the same categories.
+    ``complete`` says whether every single-turn category was evaluated; compare the groups and
+    overalls across runs only over the same categories. When the verdicts carry the other mode's
+    verdict and it differs, ``other_mode`` holds that mode's summary and names the rows.
     """
+    summary = _summary(verdicts)
+    mode = verdicts[0].mode if verdicts else "official"
+    summary["mode"] = mode
+    differ = sorted(v.id for v in verdicts if v.other_valid is not None and v.other_valid != v.valid)
+    if differ:
+        other = _summary([replace(v, valid=bool(v.other_valid)) for v in verdicts])
+        summary["other_mode"] = {"mode": "lenient" if mode == "official" else "official",
+                                 "categories": {c: row["accuracy"] for c, row in other["categories"].items()},
+                                 "groups": other["groups"], "overall": other["overall"],
+                                 "single_turn": other["single_turn"], "differ": differ}
+    return summary
+
+
+def _summary(verdicts: list[Verdict]) -> dict[str, Any]:
     per = _per_category(verdicts)
     acc = {c: row["accuracy"] for c, row in per.items()}
     groups: dict[str, float] = {}
@@ -331,26 +362,24 @@ def summarize(verdicts: list[Verdict]) -> dict[str, Any]:
     if live_n:
         groups["live"] = sum(per[c]["correct"] for c in LIVE if c in per) / live_n
     if any(c in acc for c in NO_CALL):
-        groups["irrelevance"] = sum(acc.get(c, 0.0) for c in NO_CALL) / len(NO_CALL)
+        groups["irrelevance_detection"] = sum(acc.get(c, 0.0) for c in NO_CALL) / len(NO_CALL)
     if "live_relevance" in acc:
-        groups["relevance"] = acc["live_relevance"]
-    single = {k: OVERALL_WEIGHTS[k] for k in ("non_live", "live", "irrelevance")}
-    overall = sum(w * groups.get(k, 0.0) for k, w in single.items()) / sum(OVERALL_WEIGHTS.values())
-    complete = all(c in per for c in CATEGORIES)
+        groups["relevance_detection"] = acc["live_relevance"]
+    single = {k: OVERALL_WEIGHTS[k] for k in ("non_live", "live", "irrelevance_detection")}
     return {
         "categories": per,
         "groups": groups,
-        "overall": overall,
+        "overall": sum(w * groups.get(k, 0.0) for k, w in single.items()) / sum(OVERALL_WEIGHTS.values()),
         "single_turn": sum(w * groups.get(k, 0.0) for k, w in single.items()) / sum(single.values()),
-        "complete": complete,
+        "complete": all(c in per for c in CATEGORIES),
         "missing": [c for c in CATEGORIES if c not in per],
-        "irrelevance": groups.get("irrelevance"),
+        "irrelevance": groups.get("irrelevance_detection"),
         "n": len(verdicts),
         "averaging": "simple = mean(simple_python, simple_java, simple_javascript); non_live = mean(simple, "
                      "multiple, parallel, parallel_multiple); live = entry-weighted mean of the live AST "
-                     "categories; irrelevance = mean(irrelevance, live_irrelevance); overall = (10 non_live + "
-                     "10 live + 10 irrelevance + 30 multi_turn + 40 agentic) / 100 with the groups not run as 0 "
-                     "(BFCL v4); single_turn = (non_live + live + irrelevance) / 3",
+                     "categories; irrelevance_detection = mean(irrelevance, live_irrelevance); overall = (10 non_live"
+                     " + 10 live + 10 irrelevance_detection + 30 multi_turn + 40 agentic) / 100 with the groups "
+                     "not run as 0 (BFCL v4); single_turn = (non_live + live + irrelevance_detection) / 3",
     }
 
 
@@ -426,10 +455,16 @@ def bfcl_messages(entry: BFCLEntry) -> list[dict[str, Any]]:
 def generate_predictions(backend: Any, entries: list[BFCLEntry], *, max_new_tokens: int = 512,
                          temperature: float = 0.0, seed: int | None = 0, batch_size: int = 64,
                          progress: bool = False) -> dict[str, dict[str, Any]]:
-    """Ask ``backend`` for every entry; returns ``{id: {"result", "finished", "latency_s", "n_tokens"}}``."""
+    """Ask ``backend`` for every entry; returns ``{id: {"result", "finished", "latency", "output_token_count"}}``.
+
+    ``progress``: a progress bar on a terminal, plain ``bfcl: done/total`` lines otherwise (logs, CI)."""
+    import sys
+    import time
+
     out: dict[str, dict[str, Any]] = {}
-    prog = None
-    if progress:
+    prog = task = None
+    started = time.perf_counter()
+    if progress and sys.stdout.isatty():
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         prog = Progress(TextColumn("bfcl"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -441,11 +476,61 @@ def generate_predictions(backend: Any, entries: list[BFCLEntry], *, max_new_toke
             gens = backend.generate([bfcl_messages(e) for e in chunk], n=1, temperature=temperature,
                                     max_new_tokens=max_new_tokens, seed=seed)
             for e, g in zip(chunk, gens):
-                out[e.id] = {"result": g[0].text, "finished": g[0].finished, "latency_s": g[0].latency_s,
-                             "n_tokens": len(g[0].token_ids) if g[0].token_ids is not None else None}
-            if prog:
+                out[e.id] = {"result": g[0].text, "finished": g[0].finished, "latency": g[0].latency_s,
+                             "output_token_count": len(g[0].token_ids) if g[0].token_ids is not None else None}
+            if prog is not None:
                 prog.advance(task, len(chunk))
+            elif progress:
+                done = min(start + batch_size, len(entries))
+                print(f"bfcl: {done}/{len(entries)} entries generated ({100 * done / len(entries):.0f}%, "
+                      f"{time.perf_counter() - started:.0f}s)", flush=True)
     finally:
-        if prog:
+        if prog is not None:
             prog.stop()
     return out
+
+
+# --------------------------------------------------------------------------- selection and result files
+
+
+def select_entries(entries: list[BFCLEntry], limit: int | None, seed: int = 0) -> list[BFCLEntry]:
+    """At most ``limit`` entries per category: a seeded sample (the same for the same ``seed``),
+    kept in file order. ``None`` keeps everything."""
+    import random
+
+    if limit is None:
+        return list(entries)
+    if limit < 1:
+        raise ValueError(f"--limit: must be >= 1, got {limit}")
+    by_cat: dict[str, list[int]] = {}
+    for i, e in enumerate(entries):
+        by_cat.setdefault(e.category, []).append(i)
+    keep: set[int] = set()
+    for category, idx in by_cat.items():
+        rng = random.Random(f"{seed}:{category}")
+        keep.update(idx if len(idx) <= limit else rng.sample(idx, limit))
+    return [e for i, e in enumerate(entries) if i in keep]
+
+
+def result_file_name(category: str) -> str:
+    """BFCL's name for a category's result file."""
+    return f"BFCL_v4_{category}_result.json"
+
+
+def write_result_files(out_dir: str | Path, entries: list[BFCLEntry], generated: dict[str, dict[str, Any]]) -> list[Path]:
+    """One BFCL-format result file per category (a JSON object per line: ``id``, ``result`` and
+    generation stats), in ``out_dir``; ``--predictions out_dir`` rescores them."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    by_cat: dict[str, list[BFCLEntry]] = {}
+    for e in entries:
+        if e.id in generated:
+            by_cat.setdefault(e.category, []).append(e)
+    paths = []
+    for category, rows in by_cat.items():
+        path = out / result_file_name(category)
+        with open(path, "w", encoding="utf-8") as fh:
+            for e in rows:
+                fh.write(json.dumps({"id": e.id, **generated[e.id]}, ensure_ascii=False) + "\n")
+        paths.append(path)
+    return paths

@@ -86,19 +86,27 @@ def add_commands(subparsers) -> None:
     b.add_argument("--data", default=None, help="directory of BFCL_v*_<category>.json files and possible_answer/ "
                                                 "(default: the BFCL v4 data bundled with lfmgym; see `lfmgym data`)")
     src = b.add_mutually_exclusive_group(required=True)
-    src.add_argument("--predictions", help='JSONL of {"id": ..., "result": "<raw model output>"}')
+    src.add_argument("--predictions", help='JSONL of {"id": ..., "result": "<raw model output>"}, or a folder of '
+                                            "BFCL result files (BFCL_v4_<category>_result.json, as --out writes)")
     src.add_argument("--model", help="preset, checkpoint dir, hub id, openai:<url> or vllm:<model>")
     src.add_argument("--base-url", help="OpenAI-compatible endpoint serving the model")
     b.add_argument("--served-model", default=None, help="model name for --base-url (default: asked from /models)")
     b.add_argument("--categories", type=_csv, default=None,
                    help="comma-separated categories or patterns, e.g. simple_python,live_* (default: all)")
-    b.add_argument("--out", default=None, help="directory for verdicts.jsonl, summary.json, report.md/png")
+    b.add_argument("--out", default=None, help="directory for the model's BFCL result files, verdicts.jsonl, "
+                                               "summary.json, report.md/png")
     b.add_argument("--api-key", default=None)
     b.add_argument("--device", default=None)
     b.add_argument("--batch-size", type=int, default=32)
     b.add_argument("--concurrency", type=int, default=16)
     b.add_argument("--max-new-tokens", type=int, default=512)
     b.add_argument("--label", default=None)
+    b.add_argument("--lenient", action="store_true",
+                   help="lfmgym's semantic verdicts (order-free pairing, Java/JS values read as values) instead of "
+                        "the official bfcl-eval checker's; the summary reports both when they differ")
+    b.add_argument("--limit", type=int, default=None, metavar="N",
+                   help="at most N entries per category, a seeded sample (quick looks; --seed picks another)")
+    b.add_argument("--seed", type=int, default=0, help="the --limit sample (default: 0)")
     b.add_argument("--no-progress", action="store_true")
     b.set_defaults(func=_cmd_eval_bfcl)
 
@@ -171,53 +179,74 @@ def _env_kwargs(envs: list[str], tool_format: str | None, items: list[str]) -> d
 
 
 def _cmd_eval_bfcl(args) -> int:
-    from lfmgym.eval.bfcl import generate_predictions, load_bfcl, load_predictions, score_predictions, summarize
+    from lfmgym.eval.bfcl import (
+        data_location,
+        generate_predictions,
+        load_bfcl,
+        load_predictions,
+        score_predictions,
+        select_entries,
+        summarize,
+        write_result_files,
+    )
     from lfmgym.eval.report import print_runs, write_report
 
-    from lfmgym.eval.bfcl import data_location
-
-    entries = load_bfcl(args.data, args.categories)
+    try:
+        entries = select_entries(load_bfcl(args.data, args.categories), args.limit, args.seed)
+        predictions = load_predictions(args.predictions) if args.predictions else None
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"lfmgym eval bfcl: {exc}", file=sys.stderr)
+        return 2
     out = Path(args.out) if args.out else None
+    mode = "lenient" if args.lenient else "official"
     t0 = time.perf_counter()
-    if args.predictions:
-        predictions = load_predictions(args.predictions)
+    generation_s = 0.0
+    if predictions is not None:
         source, label = str(args.predictions), args.label or Path(args.predictions).stem
-        generation_s = 0.0
     else:
         args.model = args.model if not args.base_url else (args.served_model or None)
         backend, model_name = _backend(args)
         label = args.label or model_name
         source = model_name
+        print(f"bfcl: generating {len(entries)} entries with {model_name}", flush=True)
         generated = generate_predictions(backend, entries, max_new_tokens=args.max_new_tokens,
                                          batch_size=max(args.batch_size, args.concurrency),
                                          progress=not args.no_progress)
         predictions = {k: v["result"] for k, v in generated.items()}
         generation_s = time.perf_counter() - t0
-        if out:
-            out.mkdir(parents=True, exist_ok=True)
-            with open(out / "predictions.jsonl", "w") as fh:
-                for e in entries:
-                    fh.write(json.dumps({"id": e.id, **generated[e.id]}, ensure_ascii=False) + "\n")
+        if out:  # the raw outputs first: a run that fails later can still be rescored
+            paths = write_result_files(out, entries, generated)
+            print(f"wrote {len(paths)} BFCL result file(s) to {out} (rescore: --predictions {out})")
     t1 = time.perf_counter()
-    verdicts = score_predictions(entries, predictions)
+    verdicts = score_predictions(entries, predictions, mode)
     summary = summarize(verdicts)
     scoring_s = time.perf_counter() - t1
     unused = sorted(set(predictions) - {e.id for e in entries})
-    run = {"kind": "bfcl", "label": label, "source": source, "data": str(data_location(args.data)), "summary": summary,
+    missing = sum(v.kind == "missing" for v in verdicts)
+    run = {"kind": "bfcl", "label": label, "source": source, "data": str(data_location(args.data)), "mode": mode,
+           "limit": args.limit, "seed": args.seed if args.limit else None, "summary": summary,
            "timing": {"generation_s": generation_s, "scoring_s": scoring_s, "total_s": time.perf_counter() - t0},
            "unused_predictions": len(unused)}
     print_runs([run])
     if not summary["complete"]:
-        print(f"note: overall averages the {len(summary['groups'])} AST group(s) evaluated; BFCL counts "
-              "missing groups as 0, so compare it only between runs over the same categories")
-    print(f"scored {len(verdicts)} entries in {scoring_s:.2f}s"
+        print(f"note: {len(summary['missing'])} categor{'y' if len(summary['missing']) == 1 else 'ies'} not run; "
+              "BFCL counts them as 0 in the groups and the overall, so compare runs over the same categories")
+    other = summary.get("other_mode")
+    if other:
+        ids = other["differ"]
+        print(f"note: {other['mode']} verdicts differ on {len(ids)} row(s) (single-turn {100 * other['single_turn']:.1f}% "
+              f"{other['mode']} vs {100 * summary['single_turn']:.1f}% {mode}): {', '.join(ids[:10])}"
+              + (" ..." if len(ids) > 10 else "") + (f" (all in {out / 'summary.json'})" if out else ""))
+    if missing:
+        print(f"note: {missing} entr{'y has' if missing == 1 else 'ies have'} no prediction and count as wrong"
+              + (" (rescoring a --limit run? pass the same --limit and --seed)" if predictions and not args.limit else ""))
+    print(f"scored {len(verdicts)} entries ({mode} verdicts) in {scoring_s:.2f}s"
           + (f"; {len(unused)} prediction id(s) not in the selected data" if unused else ""))
     if out:
         out.mkdir(parents=True, exist_ok=True)
         with open(out / "verdicts.jsonl", "w") as fh:
             for v in verdicts:
-                fh.write(json.dumps({"id": v.id, "category": v.category, "valid": v.valid, "error": v.error},
-                                    ensure_ascii=False) + "\n")
+                fh.write(json.dumps(v.to_dict(), ensure_ascii=False) + "\n")
         (out / "summary.json").write_text(json.dumps(run, indent=2) + "\n")
         paths = write_report([run], out)
         print(f"wrote {out / 'verdicts.jsonl'}, {out / 'summary.json'}, {paths['markdown']}, {paths['plot']}")

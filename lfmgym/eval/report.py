@@ -22,8 +22,12 @@ RESULTS_FILE = "results.json"
 ENV_METRICS = ("success", "pass@1", "pass@k", "parse_rate", "tool_error_rate", "doom_loop_greedy",
                "doom_loop_sampled", "mean_tokens", "latency_s", "n")
 PLOT_ENV_METRICS = ("success", "pass@k", "parse_rate", "doom_loop_sampled")
-BFCL_COLUMNS = ("simple_python", "simple_java", "simple_javascript", "multiple", "parallel", "parallel_multiple",
-                "simple", "overall", "irrelevance")
+# BFCL rows in the leaderboard's order (groups in bold); rows no run has are left out.
+BFCL_COLUMNS = ("overall", "single_turn", "non_live", "simple", "simple_python", "simple_java", "simple_javascript",
+                "multiple", "parallel", "parallel_multiple", "live", "live_simple", "live_multiple", "live_parallel",
+                "live_parallel_multiple", "irrelevance_detection", "irrelevance", "live_irrelevance",
+                "relevance_detection", "live_relevance")
+BFCL_GROUPS = ("overall", "single_turn", "non_live", "simple", "live", "irrelevance_detection", "relevance_detection")
 
 
 def save_run(result: dict[str, Any], out_dir: str | Path, label: str) -> Path:
@@ -76,11 +80,13 @@ def bfcl_value(run: dict[str, Any], column: str) -> float | None:
     s = run.get("summary", run)
     if column in s.get("categories", {}):
         return s["categories"][column]["accuracy"]
-    if column == "overall":
-        return s.get("overall")
-    if column == "irrelevance":
-        return s.get("irrelevance")
+    if column in ("overall", "single_turn"):
+        return s.get(column)
     return s.get("groups", {}).get(column)
+
+
+def _bfcl_rows(runs: list[dict[str, Any]]) -> list[str]:
+    return [c for c in BFCL_COLUMNS if any(bfcl_value(r, c) is not None for r in runs)]
 
 
 def bfcl_failures(run: dict[str, Any]) -> dict[str, int]:
@@ -135,9 +141,23 @@ def table_rows(runs: list[dict[str, Any]]) -> list[tuple[str, list[str], list[li
     if kind == "bfcl":
         # Categories down, runs across: fits a terminal and reads like BFCL's table.
         header = ["category"] + [r["label"] for r in runs]
-        rows = [[f"**{c}**" if c in ("simple", "overall") else c] + [_fmt(bfcl_value(r, c)) for r in runs]
-                for c in BFCL_COLUMNS]
-        tables = [("BFCL accuracy (%)", header, rows)]
+        rows = [[f"**{c}**" if c in BFCL_GROUPS else c] + [_fmt(bfcl_value(r, c)) for r in runs]
+                for c in _bfcl_rows(runs)]
+        modes = {r.get("summary", r).get("mode", "official") for r in runs}
+        tables = [(f"BFCL accuracy (%, {'/'.join(sorted(modes))} verdicts)", header, rows)]
+        # The other verdict mode, where it gives other numbers (rows named in summary.json).
+        for r in runs:
+            other = r.get("summary", r).get("other_mode")
+            if not other:
+                continue
+            this = r.get("summary", r).get("mode", "official")
+            both = [[c, _fmt(bfcl_value(r, c)), _fmt(other["categories"].get(c, other["groups"].get(c)
+                                                                            if c not in ("overall", "single_turn")
+                                                                            else other.get(c)))]
+                    for c in _bfcl_rows([r])]
+            tables.append((f"{r['label']}: {this} vs {other['mode']} verdicts ({len(other['differ'])} rows differ: "
+                           f"{', '.join(other['differ'][:5])}{' ...' if len(other['differ']) > 5 else ''})",
+                           ["category", this, other["mode"]], both))
         # Why entries failed: the checker's error kinds summed over categories, so a report says
         # *why* a model fails (wrong values? missing parameters? no call at all?), not only how often.
         failures = [bfcl_failures(r) for r in runs]
@@ -204,7 +224,7 @@ def plot_runs(runs: list[dict[str, Any]], path: str | Path) -> Path:
 
     kind = _kind(runs)
     if kind == "bfcl":
-        panels = [("BFCL accuracy", list(BFCL_COLUMNS), lambda r, c: bfcl_value(r, c))]
+        panels = [("BFCL accuracy", _bfcl_rows(runs), lambda r, c: bfcl_value(r, c))]
     else:
         names = _env_names(runs) + ["overall"]
 
