@@ -130,6 +130,13 @@ def _short(exc: BaseException, limit: int = 500) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+def _loops_across_turns(messages: list[dict[str, Any]]) -> bool:
+    """The episode ends in a cycle of turns (``stop_on_loop``)."""
+    from lfmgym.rewards.episode_loops import episode_loop_verdict
+
+    return episode_loop_verdict(messages, finished=None, turn_text=False).loop
+
+
 def _call_word(call: ToolCall, render: Callable[[list[ToolCall]], str]) -> str:
     """One tool call as a single word for the repetition penalty; a call that cannot be
     rendered (a value built by an env, not the parser) falls back to its name."""
@@ -163,6 +170,9 @@ class Env(gymnasium.Env):
         reward_weights: override entries of the class ``reward_weights``.
         repetition_weight: weight of the word-trigram repetition penalty (in [-1, 0]) that
             every env adds as the ``repetition`` component; 0 logs it only.
+        stop_on_loop: end the episode early (truncated, ``info["truncation_reason"] == "loop"``)
+            once it loops across turns: the same call with the same result, or the same message,
+            again (:mod:`lfmgym.rewards.episode_loops`). Off by default.
         render_mode: ``None`` or ``"ansi"``.
     """
 
@@ -185,6 +195,7 @@ class Env(gymnasium.Env):
         reward_weights: dict[str, float] | None = None,
         repetition_weight: float = 0.1,
         render_mode: str | None = None,
+        stop_on_loop: bool = False,
     ):
         if tool_format not in FORMATS:
             raise ValueError(f"tool_format: {tool_format!r} is not one of {FORMATS}")
@@ -216,6 +227,7 @@ class Env(gymnasium.Env):
         low, high = type(self).reward_range
         self.reward_range = (low - abs(self.reward_weights["repetition"]), high)
         self.render_mode = render_mode
+        self.stop_on_loop = bool(stop_on_loop)
         self.observation_space = Messages()
         self.action_space = Text()
         self.episode: Episode | None = None
@@ -401,6 +413,8 @@ class Env(gymnasium.Env):
             feedback, terminated = [{"role": "user", "content": f"Error: {message}"}], False
         ep.messages.extend(feedback)
         truncated = not terminated and ep.turns >= self.max_turns
+        looped = self.stop_on_loop and not (terminated or truncated) and _loops_across_turns(ep.messages)
+        truncated = truncated or looped
         info: dict[str, Any] = {
             "task_id": ep.task.id,
             "turn": ep.turns,
@@ -410,6 +424,8 @@ class Env(gymnasium.Env):
             "tool_errors": list(ep.tool_errors),
             "parse_errors": list(ep.parse_errors),
         }
+        if looped:
+            info["truncation_reason"] = "loop"
         reward = 0.0
         if terminated or truncated:
             self._done = True
