@@ -119,9 +119,8 @@ class SubCallBudget:
         """Call ``sub_model`` and count the tokens of its prompt and reply."""
         if self.token_limit is not None and self.tokens >= self.token_limit:
             raise RuntimeError(f"sub-call token budget exhausted: {self.tokens:,} of {self.token_limit:,} tokens used")
-        self.tokens += sum(self.count(str(m.get("content", ""))) for m in messages)
-        reply = str(sub_model(messages))
-        self.tokens += self.count(reply)
+        reply = str(sub_model(messages))  # a call that raised produced no reply and is not counted
+        self.tokens += sum(self.count(str(m.get("content", ""))) for m in messages) + self.count(reply)
         return reply
 
 

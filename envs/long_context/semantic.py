@@ -125,12 +125,12 @@ _TICKETS = {
         "I was refunded only half of what I was owed for the {item} I sent back.",
         "I never chose the premium plan, but it appears on my statement every month.",
         "I logged in to check my orders and found I'd been charged for three.",
-        "Two deliveries, two boxes, but three payments taken for them.",
+        "Two parcels, two boxes, but three payments taken for them.",
     ],
     "access": [
         "The password reset email never arrives, so I'm stuck at the sign-in page.",
         "I paid for the yearly plan and now it won't let me in at all.",
-        "The delivery updates go to an address I can no longer open, and I can't get past the login screen to "
+        "The order emails go to an address I can no longer open, and I can't get past the login screen to "
         "change it.",
         "After too many attempts the page just spins and refuses me.",
         "Since I changed my phone number the texted codes go nowhere and I can't get in.",
