@@ -284,9 +284,11 @@ def main(argv: list[str] | None = None) -> int:
         # The sandbox refusing to start (no bubblewrap) or a backend that cannot serve (endpoint
         # down, no GPU for vLLM) are the user's setup, not crashes: say why in one line.
         from lfmgym.backends.base import BackendError
+        from lfmgym.plugins import PluginError
         from lfmgym.sandbox.isolation import SandboxUnavailable
 
-        if not isinstance(exc, (SandboxUnavailable, BackendError)):
+        # PluginError: a plugin's factory raised or returned the wrong type; the line names it.
+        if not isinstance(exc, (SandboxUnavailable, BackendError, PluginError)):
             raise
         print(f"lfmgym: error: {exc}", file=sys.stderr)
         return 2

@@ -208,6 +208,8 @@ class Env(gymnasium.Env):
             raise ValueError(
                 f"reward_weights: unknown component(s) {sorted(unknown)}; known: {sorted(self.reward_weights)}"
             )
+        if max_turns is not None and (isinstance(max_turns, bool) or not isinstance(max_turns, (int, np.integer)) or max_turns < 1):
+            raise ValueError(f"max_turns: expected a positive integer, got {max_turns!r:.60}")
         self.tool_format = tool_format
         self.max_turns = int(max_turns or self.default_max_turns)
         self.difficulty = difficulty
@@ -378,9 +380,15 @@ class Env(gymnasium.Env):
         elif "index" in options:
             if self.fixed_tasks is None:
                 raise ValueError("options['index'] needs an env built with tasks=[...]")
-            task = self.fixed_tasks[int(options["index"])]
+            index = options["index"]
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(self.fixed_tasks):
+                raise ValueError(f"options['index']: expected an integer in [0, {len(self.fixed_tasks)}), got {index!r:.60}")
+            task = self.fixed_tasks[int(index)]
         else:
-            task = self.sample_task(self.np_random, options.get("difficulty"))
+            difficulty = options.get("difficulty")
+            if difficulty is not None and difficulty not in self.difficulties:
+                raise ValueError(f"options['difficulty']: {difficulty!r:.60} is not one of {self.difficulties}")
+            task = self.sample_task(self.np_random, difficulty)
         self.toolbox = self.make_toolbox(task)
         self.episode = Episode(task=task, messages=[])
         self.episode.messages = [

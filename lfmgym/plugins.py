@@ -2,7 +2,8 @@
 
 Loading is fault-isolated: a plugin that fails to import, or raises inside a hook, is recorded
 in :attr:`Registry.broken` with one clear line (distribution, entry point, error) and every
-other plugin still loads.
+other plugin still loads. That includes a plugin calling ``sys.exit()`` or raising any other
+``BaseException`` on import; only ``KeyboardInterrupt`` (the user) goes through.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import pluggy
 
 from lfmgym import hookspecs
 
-__all__ = ["Spec", "hookimpl", "Registry", "PluginInfo", "get_registry", "make_plugin_manager", "ENTRY_POINT_GROUP"]
+__all__ = ["Spec", "hookimpl", "Registry", "PluginInfo", "PluginError", "get_registry", "make_plugin_manager",
+           "ENTRY_POINT_GROUP"]
 
 ENTRY_POINT_GROUP = "lfmgym"
 PROJECT = "lfmgym"
@@ -112,6 +114,15 @@ def _entry_points() -> list[md.EntryPoint]:
     return out
 
 
+def _describe(exc: BaseException) -> str:
+    """``Type: message`` of a plugin's exception, never raising (a hostile ``__str__``)."""
+    try:
+        text = str(exc)
+    except Exception:
+        text = "<unprintable>"
+    return f"{type(exc).__name__}: {text[:500]}"
+
+
 def _warn(msg: str) -> None:
     print(f"lfmgym: {msg}", file=sys.stderr)
 
@@ -142,8 +153,10 @@ def load_registry(extra_plugins: list[tuple[str, Any]] = (), entry_points: bool 
         try:
             module = load()
             pm.register(module, name=f"{info.dist}:{info.name}")
-        except Exception as exc:
-            info.error = f"failed to import: {type(exc).__name__}: {exc}"
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # SystemExit on import must not end every lfmgym command
+            info.error = f"failed to import: {_describe(exc)}"
             if not quiet:
                 _warn(f"plugin {info.name!r} from distribution {info.dist!r} is broken: {info.error}")
             continue
@@ -156,8 +169,10 @@ def load_registry(extra_plugins: list[tuple[str, Any]] = (), entry_points: bool 
                 for spec in specs:
                     if not isinstance(spec, Spec):
                         raise TypeError(f"{hook} returned {type(spec).__name__}, expected lfmgym.Spec")
-            except Exception as exc:
-                info.error = f"{hook} raised {type(exc).__name__}: {exc}"
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
+                info.error = f"{hook} raised {_describe(exc)}"
                 if not quiet:
                     _warn(f"plugin {info.name!r} from distribution {info.dist!r} is broken: {info.error}")
                 break
@@ -207,14 +222,31 @@ def make_env(name: str, **kwargs):
         KeyError: for an unknown name (listing the known ones).
         ValueError: for a constructor argument the env does not take (``--env-arg`` typos).
     """
-    factory = get_registry().get("envs", name).factory
+    from lfmgym.env import Env
+
+    spec = get_registry().get("envs", name)
     try:
-        return factory(**kwargs)
+        env = spec.factory(**kwargs)
     except TypeError as exc:
         # Only the "no such argument" case is the caller's mistake; other TypeErrors are env bugs.
         if "unexpected keyword argument" not in str(exc):
-            raise
+            raise PluginError(f"env {name!r} from plugin {spec.plugin or '?'}: its factory raised {_describe(exc)}") from exc
         raise ValueError(f"env {name!r}: {exc}") from exc
+    except (ValueError, KeyError):  # the env names a bad argument value: the caller's mistake
+        raise
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
+        raise PluginError(f"env {name!r} from plugin {spec.plugin or '?'}: its factory raised {_describe(exc)}") from exc
+    if not isinstance(env, Env):
+        raise PluginError(f"env {name!r} from plugin {spec.plugin or '?'}: its factory returned "
+                          f"{type(env).__name__}, not an lfmgym.Env")
+    return env
+
+
+class PluginError(RuntimeError):
+    """A plugin's code failed (a factory that raised or returned the wrong type): one line that
+    names the plugin, for the CLI to print instead of a traceback."""
 
 
 def register_gymnasium_envs(registry: Registry | None = None) -> list[str]:

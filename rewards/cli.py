@@ -93,6 +93,9 @@ def _generation(obj: dict, field: str | None) -> tuple[str, Any]:
     if isinstance(value, str):
         return "text", value
     if isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        bad = next((v for v in value if not -(1 << 63) <= v < 1 << 63), None)
+        if bad is not None:
+            raise _BadInput(f"field {field!r}: token id {bad} is out of the 64-bit range")
         return "ids", value
     raise _BadInput(f"field {field!r} must be a string or a list of integer token ids, got {type(value).__name__}")
 

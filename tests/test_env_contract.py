@@ -225,3 +225,33 @@ def test_rollout_closes_open_episodes_when_the_policy_raises():
     with pytest.raises(RuntimeError, match="backend down"):
         run_episodes(Tracked, Failing(), 3, seed=0)
     assert len(closed) == 3  # every open episode's env, not left to the garbage collector
+
+
+def test_bad_reset_options_and_max_turns_name_the_field():
+    env = CapitalsEnv()
+    with pytest.raises(ValueError, match=r"options\['difficulty'\]: 99"):
+        env.reset(options={"difficulty": 99})
+    with pytest.raises(ValueError, match="max_turns: expected a positive integer"):
+        CapitalsEnv(max_turns=[1])
+    fixed = CapitalsEnv(tasks=env.make_tasks(2, seed=0))
+    with pytest.raises(ValueError, match=r"options\['index'\]"):
+        fixed.reset(options={"index": 5})
+
+
+@pytest.mark.parametrize("fmt, body", [
+    ("pythonic", "[f(x=1e309)]"), ("pythonic", "[f(x={(1,2): 3})]"), ("pythonic", "[f(x={[1]: 2})]"),
+    ("pythonic", "[f(x=" + "-" * 1000 + "1)]"), ("pythonic", "[" + "f(), " * 300 + "]"),
+    ("json", '{"name": "f", "arguments": {"x": NaN}}'), ("json", '{"name": "f", "arguments": {"x": 1e400}}'),
+    ("json", '{"name": "f", "arguments": {"x": ' + "[" * 5000 + "]" * 5000 + "}}"),
+])
+def test_hostile_arguments_are_feedback_at_the_last_turn(fmt, body):
+    """The issue's reproductions: these raised out of step() through the repetition penalty."""
+    from lfmgym.toolcalls import JSON_END, JSON_START, PY_END, PY_START
+
+    start, end = (PY_START, PY_END) if fmt == "pythonic" else (JSON_START, JSON_END)
+    env = CapitalsEnv(tool_format=fmt, max_turns=1)
+    env.reset(seed=0)
+    _, reward, terminated, truncated, info = env.step(start + body + end)
+    assert truncated and not terminated and reward <= 0
+    assert not info["parse_ok"] and "could not be parsed" in info["new_messages"][0]["content"]
+    assert "score_error" not in info["reward_components"]

@@ -143,3 +143,53 @@ def test_packaging_lists_every_package():
     # Only first-level sub-packages matter for lfmgym/ (the others are mapped explicitly).
     missing = sorted(p for p in found if p not in listed)
     assert not missing, f"add to [tool.setuptools] packages in pyproject.toml: {missing}"
+
+
+def test_plugin_that_exits_on_import_does_not_kill_lfmgym(tmp_path):
+    site = tmp_path / "site"
+    pkg = tmp_path / "src"
+    (pkg / "exiting_plugin").mkdir(parents=True)
+    (pkg / "exiting_plugin" / "__init__.py").write_text("import sys\nsys.exit(3)\n")
+    _install_as_dist(pkg, site, "lfmgym-exiting", "[lfmgym]\nexiting = exiting_plugin\n")
+    env = dict(os.environ, PYTHONPATH=f"{site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    out = subprocess.run([sys.executable, "-c", "import lfmgym; e = lfmgym.make('math'); e.reset(seed=0); print('ok')"],
+                         capture_output=True, text=True, env=env, timeout=600)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+    assert "plugin 'exiting' from distribution 'lfmgym-exiting' is broken" in out.stderr
+    assert "SystemExit: 3" in out.stderr
+
+
+def test_hook_raising_base_exceptions_is_isolated_but_ctrl_c_is_not():
+    exiting = types.SimpleNamespace(lfmgym_environments=lambda: (_ for _ in ()).throw(SystemExit(2)))
+    reg = load_registry(extra_plugins=[("exiting", exiting)], entry_points=False, quiet=True)
+    [broken] = reg.broken
+    assert "SystemExit" in broken.error
+
+    def interrupt():
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        load_registry(extra_plugins=[("ctrl_c", types.SimpleNamespace(lfmgym_environments=interrupt))],
+                      entry_points=False, quiet=True)
+
+
+@pytest.mark.parametrize("factory, needle", [
+    (lambda **kw: 1 / 0, "its factory raised ZeroDivisionError"),
+    (lambda **kw: object(), "returned object, not an lfmgym.Env"),
+])
+def test_a_broken_env_factory_is_one_line_in_the_cli(factory, needle, monkeypatch, capsys):
+    from lfmgym import cli, plugins
+
+    class Bad:
+        @staticmethod
+        @hookimpl
+        def lfmgym_environments():
+            return [Spec("bad_env", factory, "broken on purpose")]
+
+    monkeypatch.setattr(plugins, "_REGISTRY", load_registry(extra_plugins=[("bad", Bad)], entry_points=False, quiet=True))
+    with pytest.raises(plugins.PluginError, match=needle):
+        plugins.make_env("bad_env")
+    for argv in (["env", "show", "bad_env"], ["play", "bad_env", "--policy", "random"]):
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and needle in err[0] and "bad_env" in err[0], err

@@ -157,8 +157,8 @@ def _signal_name(number: int) -> str:
 
 def _check_positive(**values: float) -> None:
     for name, value in values.items():
-        if value is None or value <= 0:
-            raise ValueError(f"{name} must be positive, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+            raise ValueError(f"{name} must be a positive finite number, got {value!r}")
 
 
 def _check_identifier(name: str, what: str) -> None:
