@@ -118,3 +118,23 @@ def test_play_runs_entries_through_the_engine_and_round_trips(tmp_path):
     assert [v.valid for v in again] == [True] * 4
     _, junk = mt.play(RandomPolicy(0), cats, limit=2)
     assert not any(v.valid for v in junk)
+
+
+def test_agreement_with_official_score_files(tmp_path):
+    entries = load_entries("multi_turn_base")[:4]
+    results = {e["id"]: [[g] if g else [] for g in e["ground_truth"]] for e in entries}
+    results[entries[1]["id"]] = [[] for _ in entries[1]["ground_truth"]]  # does nothing: fails
+    verdicts = mt.score_results(results, ["multi_turn_base"], limit=4)
+    # BFCL's score file: a header, then the failed entries only. Say it failed entries 1 and 2.
+    rows = [{"accuracy": 0.5, "correct_count": 2, "total_count": 4}] + [
+        {"id": entries[i]["id"], "valid": False, "error": {}} for i in (1, 2)]
+    score = tmp_path / "BFCL_v4_multi_turn_base_score.json"
+    score.write_text("\n".join(json.dumps(r) for r in rows))
+    official = mt.load_official_verdicts(tmp_path, results)
+    assert official == {e["id"]: i not in (1, 2) for i, e in enumerate(entries)}
+    report = mt.compare_with_official(verdicts, official, results)
+    assert report["n"] == 4 and report["agreement"] == 0.75
+    (diff,) = report["differences"]
+    assert diff["id"] == entries[2]["id"] and diff["ours"] and not diff["official"]
+    assert all(f.split(".")[0] in entries[2]["involved_classes"] for f in diff["functions"])
+    assert sum(report["by_function"].values()) == len(diff["functions"])

@@ -36,7 +36,8 @@ from lfmgym.envs.bfcl_multi_turn.checker import check_entry, is_long_context
 from lfmgym.envs.bfcl_multi_turn.session import Call, parse_calls
 
 __all__ = ["CATEGORIES", "MULTI_TURN_WEIGHT", "MultiTurnVerdict", "is_multi_turn", "split_categories",
-           "decode_step", "load_predictions", "score_results", "play", "summarize", "add_to_summary"]
+           "decode_step", "load_predictions", "score_results", "play", "summarize", "add_to_summary",
+           "load_official_verdicts", "compare_with_official"]
 
 # BFCL v4's overall weights multi-turn 30 of 100 (see lfmgym.eval.bfcl.OVERALL_WEIGHTS).
 MULTI_TURN_WEIGHT = 30
@@ -280,3 +281,59 @@ def add_to_summary(summary: dict[str, Any] | None, verdicts: Sequence[MultiTurnV
     out["multi_turn_complete"] = multi["complete"]
     out["averaging"] = (out.get("averaging", "") + "; " if out.get("averaging") else "") + multi["averaging"]
     return out
+
+
+# ------------------------------------------------------------------ agreement with BFCL's own checker
+
+
+def load_official_verdicts(path: str | Path, ids: Iterable[str]) -> dict[str, bool]:
+    """BFCL's verdicts for ``ids`` from its score files (a file or a folder of
+    ``BFCL_v4_multi_turn_*_score.json``: a header row, then one row per *failed* entry, so an id
+    not listed passed), or from rows ``{"id", "valid"}`` that list every entry.
+
+    Raises:
+        FileNotFoundError, ValueError: as :func:`load_predictions`.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"official verdicts: no such file or folder {path}")
+    files = sorted(p for p in path.rglob("*") if p.suffix in (".json", ".jsonl")) if path.is_dir() else [path]
+    listed: dict[str, bool] = {}
+    for f in files:
+        for row in _rows(f):
+            if isinstance(row, dict) and "id" in row and is_multi_turn(str(row["id"])):
+                listed[str(row["id"])] = bool(row.get("valid", False))
+    return {i: listed.get(i, True) for i in ids}
+
+
+def _suite_of() -> dict[str, str]:
+    from lfmgym.envs.bfcl_multi_turn.apis import SUITES
+
+    return {fn: cls for cls, suite in SUITES.items() for fn in suite.function_names()}
+
+
+def compare_with_official(verdicts: Sequence[MultiTurnVerdict], official: dict[str, bool],
+                          results: dict[str, Any]) -> dict[str, Any]:
+    """Agreement of our verdicts with BFCL's, and each disagreement with the functions involved
+    (the model's calls and the ground truth's, as ``Class.function``), counted by function."""
+    entries = {e["id"]: e for c in CATEGORIES for e in load_entries(c)}
+    owner = _suite_of()
+    compared = [v for v in verdicts if v.id in official]
+    differences, by_function = [], {}
+    for v in compared:
+        if v.valid == official[v.id]:
+            continue
+        names = set()
+        for turn in results.get(v.id) or []:
+            for step in (turn if isinstance(turn, list) else [turn]):
+                names.update(c.name for c in decode_step(step) or [])
+        for gold in entries[v.id]["ground_truth"] if v.id in entries else []:
+            names.update(Call.of(c).name for c in gold)
+        functions = sorted(f"{owner.get(n, '?')}.{n}" for n in names)
+        for f in functions:
+            by_function[f] = by_function.get(f, 0) + 1
+        differences.append({"id": v.id, "ours": v.valid, "official": official[v.id], "error_type": v.error_type,
+                            "functions": functions})
+    n = len(compared)
+    return {"n": n, "agreement": (n - len(differences)) / n if n else 1.0, "differences": differences,
+            "by_function": dict(sorted(by_function.items(), key=lambda kv: -kv[1]))}
