@@ -17,6 +17,7 @@ import ast
 import math
 import operator
 import re
+import warnings
 from typing import Any
 
 from lfmgym.rewards.java_js import closing_bracket, split_top_level, unquote
@@ -97,7 +98,9 @@ def _decode_python(text: str) -> list[ToolCall]:
     if len(source) > 100_000:
         raise ValueError("output too long to decode")
     try:
-        tree = ast.parse(source, mode="eval")
+        with warnings.catch_warnings():  # "invalid decimal literal" and friends: the text is data
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
         raise ValueError(f"not a Python call list: {exc.msg}") from None
     except (ValueError, RecursionError, MemoryError) as exc:
@@ -193,3 +196,5 @@ def decode_output(text: str, language: str = "python") -> tuple[list[ToolCall] |
         return _decode_plain(text, language), None
     except ValueError as exc:
         return None, str(exc)
+    except (RecursionError, MemoryError):  # pathologically nested input: a verdict, not a crash
+        return None, "the output is nested too deeply to decode"

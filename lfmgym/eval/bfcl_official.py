@@ -30,6 +30,7 @@ from __future__ import annotations
 import ast
 import operator
 import re
+import warnings
 from typing import Any
 
 from lfmgym.eval.bfcl_source import parse_java_call, parse_js_call
@@ -68,7 +69,9 @@ def decode_official(text: str, language: str) -> Any:
 
 
 def _decode_python(text: str) -> list[dict]:
-    body = ast.parse(text.strip().strip("'"), mode="eval").body
+    with warnings.catch_warnings():  # "invalid decimal literal" and friends: the text is data
+        warnings.simplefilter("ignore")
+        body = ast.parse(text.strip().strip("'"), mode="eval").body
     if isinstance(body, ast.Call):
         return [_py_call(body)]
     elts = body.elts  # AttributeError for anything but a list/tuple/set, as in BFCL

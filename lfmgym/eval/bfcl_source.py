@@ -279,7 +279,8 @@ class _Java(_Parser):
         expr = self.expression()
         if self.at(";"):
             return self.node("expression_statement", [expr, self.take()]), False
-        if top and self.tok.kind == "eof":
+        if top and self.tok.kind == "eof" or not top and self.at("}"):
+            # tree-sitter adds the missing ';' (no ERROR) at the end of the input or of a block
             return self.node("expression_statement", [expr]), True
         raise _Error(f"expected ';' after a statement, got {self.tok.text!r}")
 
