@@ -157,6 +157,7 @@ class Env(gymnasium.Env):
             from this dict is a logged metric with weight 0.
         reward_range: the (min, max) the total reward can take; ``lfmgym check`` verifies it.
         default_max_turns: assistant messages allowed before truncation.
+        tool_timeout: one deadline per tool call in seconds (``None``: no deadline, tools inline).
 
     Args:
         tool_format: ``"pythonic"`` (LFM2) or ``"json"`` (Hermes/Qwen).
@@ -183,6 +184,9 @@ class Env(gymnasium.Env):
     reward_weights: dict[str, float] = {}
     reward_range: tuple[float, float] = (0.0, 1.0)
     default_max_turns: ClassVar[int] = 4
+    # One deadline per tool call (seconds, retries included) for tools that may block (network);
+    # None runs tools inline. See lfmgym.tools.Toolbox.
+    tool_timeout: ClassVar[float | None] = None
 
     def __init__(
         self,
@@ -283,7 +287,7 @@ class Env(gymnasium.Env):
     def make_toolbox(self, task: Task) -> Toolbox:
         """The :class:`Toolbox` of an episode; by default built from :meth:`tools`. Override to
         offer non-executable tools (e.g. BFCL function docs answered with a neutral result)."""
-        return Toolbox(self.tools(task))
+        return Toolbox(self.tools(task), timeout_s=self.tool_timeout)
 
     def system_prompt(self, task: Task) -> str:
         """The env's instructions; tool schemas and format instructions are appended for you."""

@@ -2,14 +2,16 @@
 
 A tool is a plain function with type hints and a Google-style docstring (``Args:`` section);
 its JSON schema comes from :func:`transformers.utils.get_json_schema`, the same schema chat
-templates render. :class:`Toolbox` runs calls safely: an unknown tool, wrong argument types or
-a tool that raises all come back as an error *string* for the tool turn, never as an exception
-out of :meth:`lfmgym.Env.step`.
+templates render. :class:`Toolbox` runs calls safely: an unknown tool, wrong argument types, a
+tool that raises, or one that outlives its deadline all come back as an error *string* for the
+tool turn, never as an exception out of :meth:`lfmgym.Env.step`.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -89,10 +91,20 @@ class Toolbox:
         tools: functions (or ``(name, function)`` pairs to expose a bound method under a
             clean name). Each needs type hints and a Google-style docstring.
         output_limit: characters of a result kept before truncation with a marker.
+        timeout_s: one deadline per call, everything the tool does included (network retries,
+            backoff): past it the call is an error result and the episode goes on. ``None`` runs
+            tools inline without a deadline (right for pure-Python tools). With a deadline each
+            call runs in a helper thread; a call past its deadline cannot be stopped, so until it
+            returns further calls of this toolbox are refused (no two calls race on its state).
     """
 
-    def __init__(self, tools: Iterable[Callable | tuple[str, Callable]] = (), output_limit: int = MAX_TOOL_OUTPUT):
+    def __init__(self, tools: Iterable[Callable | tuple[str, Callable]] = (), output_limit: int = MAX_TOOL_OUTPUT,
+                 timeout_s: float | None = None):
+        if timeout_s is not None and not (isinstance(timeout_s, (int, float)) and 0 < timeout_s < float("inf")):
+            raise ValueError(f"timeout_s: expected a positive number of seconds or None, got {timeout_s!r}")
         self.output_limit = output_limit
+        self.timeout_s = timeout_s
+        self._running: threading.Thread | None = None  # a call that outlived its deadline
         self._fns: dict[str, Callable] = {}
         self._schemas: dict[str, dict] = {}
         for item in tools:
@@ -129,8 +141,45 @@ class Toolbox:
             args = coerce_arguments(call.arguments, self._schemas[call.name])
         except TypeError as exc:
             return ToolResult(call, f"Error: invalid arguments for {call.name}: {exc}", "invalid_arguments")
-        try:
-            value = fn(**args)
-        except Exception as exc:  # a tool bug or bad input must not end the episode
-            return ToolResult(call, f"Error: {call.name} raised {type(exc).__name__}: {exc}", "tool_raised")
-        return ToolResult(call, format_tool_output(value, self.output_limit))
+        if self.timeout_s is None:
+            try:
+                value = fn(**args)
+            except Exception as exc:  # a tool bug or bad input must not end the episode
+                return _raised(call, exc)
+            return ToolResult(call, format_tool_output(value, self.output_limit))
+        return self._call_with_deadline(call, fn, args)
+
+    def _call_with_deadline(self, call: ToolCall, fn: Callable, args: dict[str, Any]) -> ToolResult:
+        if self._running is not None and self._running.is_alive():
+            return ToolResult(call, f"Error: {call.name} not run: an earlier tool call is still running past its "
+                                    f"{self.timeout_s:g} s deadline.", "tool_timeout")
+        outcome: dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                outcome["value"] = fn(**args)
+            except BaseException as exc:  # reported below; a thread must not print a traceback
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=target, name=f"lfmgym-tool-{call.name}", daemon=True)
+        started = time.monotonic()
+        worker.start()
+        worker.join(self.timeout_s)
+        if worker.is_alive():
+            self._running = worker
+            return ToolResult(call, f"Error: {call.name} did not finish within its {self.timeout_s:g} s deadline "
+                                    f"({time.monotonic() - started:.1f} s).", "tool_timeout")
+        if "error" in outcome:
+            exc = outcome["error"]
+            if not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit: not the model's doing
+                raise exc
+            return _raised(call, exc)
+        return ToolResult(call, format_tool_output(outcome.get("value"), self.output_limit))
+
+
+def _raised(call: ToolCall, exc: Exception) -> ToolResult:
+    try:
+        message = str(exc)[:1000]
+    except Exception:
+        message = "<unprintable>"
+    return ToolResult(call, f"Error: {call.name} raised {type(exc).__name__}: {message}", "tool_raised")

@@ -39,6 +39,9 @@ def default_ddgs_client(timeout: float) -> Any:
     return DDGS(timeout=timeout)
 
 
+_FAILED = object()
+
+
 def _no_results(exc: Exception) -> bool:
     # ddgs raises DDGSException("No results found.") for an empty result list: an answer, not a failure.
     return "no results found" in str(exc).lower()
@@ -58,6 +61,8 @@ class DDGSBackend:
         snippet_chars: characters of each result's body kept as the snippet.
         client_factory: ``factory(timeout) -> client``; defaults to :func:`default_ddgs_client`.
         sleep: the wait function (tests pass a recorder instead of :func:`time.sleep`).
+        deadline: seconds for one search or open, every try and wait included: no retry
+            starts when its backoff would end past it (the env's tool deadline cuts the rest).
     """
 
     def __init__(
@@ -73,6 +78,7 @@ class DDGSBackend:
         snippet_chars: int = 300,
         client_factory: Callable[[float], Any] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        deadline: float = 30.0,
     ):
         if retries < 0:
             raise ValueError(f"retries must be >= 0, got {retries}")
@@ -92,6 +98,9 @@ class DDGSBackend:
         self.snippet_chars = int(snippet_chars)
         self.client_factory = client_factory or default_ddgs_client
         self.sleep = sleep
+        if not 0 < deadline < float("inf"):
+            raise ValueError(f"deadline must be a positive number of seconds, got {deadline}")
+        self.deadline = float(deadline)
         self.stats = {"requests": 0, "failures": 0, "cache_hits": 0}
         self._client: Any = None
         self._db: sqlite3.Connection | None = None
@@ -147,7 +156,11 @@ class DDGSBackend:
             return cached
         attempts = self.retries + 1
         last: Exception | None = None
-        for attempt in range(attempts):
+        give_up = time.monotonic() + self.deadline  # one deadline for the call, retries included
+        value: Any = _FAILED
+        tried = 0
+        while tried < attempts:
+            tried += 1
             self.stats["requests"] += 1
             try:
                 if self._client is None:
@@ -162,11 +175,13 @@ class DDGSBackend:
                     break
                 last = exc
                 self.stats["failures"] += 1
-                if attempt + 1 < attempts:
-                    self.sleep(min(self.max_backoff, self.backoff * 2**attempt))
-        else:
+                pause = min(self.max_backoff, self.backoff * 2 ** (tried - 1))
+                if tried >= attempts or time.monotonic() + pause >= give_up:
+                    break
+                self.sleep(pause)
+        if value is _FAILED:
             reason = f"{type(last).__name__}: {last}".strip().rstrip(":")
-            raise SearchError(f"web search failed after {attempts} attempts ({reason[:200]})")
+            raise SearchError(f"web search failed after {tried} attempts ({reason[:200]})")
         with self._lock:
             self._cache_put(kind, key, value)
         return value

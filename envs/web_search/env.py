@@ -135,6 +135,7 @@ class WebSearchEnv(Env):
     reward_weights = {"exact_match": 0.5, "f1": 0.5}
     reward_range = (0.0, 1.0)
     default_max_turns = 8
+    tool_timeout = 30.0  # live backends go over the network: one deadline per search or open
 
     def __init__(
         self,
