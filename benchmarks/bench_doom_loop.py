@@ -7,7 +7,9 @@ Sets (``tests/data/doom_loops``, see ``make_labeled.py`` and ``generate.py`` the
 * ``texts.jsonl`` -- generations as text, judged as ``lfmgym loops`` judges them (the text unit):
   cut-at-cap loops (mid-word too), digit runs, 1-3 word loops, counters, long periods, sampled
   loops; lists, tables, agendas, CSV, code, counting as negatives. ``dev`` rows were used to
-  choose the rules, ``test`` rows were not (disjoint word pools and seeds).
+  choose the rules, ``test`` rows were not (disjoint word pools and seeds); the ``test`` rows with
+  a ``template`` (shown as ``kind/template``) come from templates written after the rules were
+  fixed and were never tuned on.
 * ``episodes.jsonl`` -- multi-turn episodes (``episode_loop_verdicts``), same two splits.
 * ``generated.jsonl`` + ``handwritten.jsonl`` -- token-id completions (ids 0-9 are digits) and
   older hand-written texts: reported as ``tokens`` (no split; all were available while tuning).
@@ -26,7 +28,8 @@ from collections import defaultdict
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "doom_loops"
-LISTS = {"mult_table", "agenda", "csv", "code", "enumeration", "counting", "template_list", "table", "step_list"}
+LISTS = {"mult_table", "agenda", "csv", "code", "enumeration", "counting", "template_list", "fibonacci", "squares",
+         "html_table", "log_lines", "matrix"}
 
 
 def read(name: str) -> list[dict]:
@@ -88,7 +91,7 @@ def main() -> int:
     for name, rows, verdicts in (("texts", texts, tv), ("episodes", episodes, ev), ("tokens", token_rows, token_verdicts)):
         groups: dict[tuple, list[int]] = defaultdict(list)
         for i, r in enumerate(rows):
-            groups[(r["kind"], r["label"])].append(i)
+            groups[(r["kind"] + (f"/{r['template']}" if r.get("template") else ""), r["label"])].append(i)
         for (kind, label), idx in sorted(groups.items(), key=lambda kv: (not kv[0][1], kv[0][0])):
             flagged = sum(verdicts[i].loop for i in idx)
             correct = sum(verdicts[i].loop == rows[i]["label"] for i in idx)

@@ -222,7 +222,8 @@ def test_text_set_gates(split):
     assert tp / (tp + fp) >= 0.95 and tp / (tp + fn) >= 0.95, (tp, fp, fn)
     counters = [v.loop for r, v in zip(rows, verdicts) if r["kind"] == "counter"]
     assert sum(counters) / len(counters) >= 0.8
-    lists = {"mult_table", "agenda", "csv", "code", "enumeration", "counting", "template_list"}
+    lists = {"mult_table", "agenda", "csv", "code", "enumeration", "counting", "template_list", "fibonacci", "squares",
+             "html_table", "log_lines", "matrix"}
     assert not [r["id"] for r, v in zip(rows, verdicts) if r["kind"] in lists and v.loop]
 
 

@@ -6,7 +6,8 @@ rows were not (held out). The two splits draw their words, sentences, tool names
 from disjoint halves of the pools below and from different seeds, so a rule tuned on ``dev``
 cannot have memorized ``test`` phrasing.
 
-``texts.jsonl`` -- one generation per line: ``{"id", "split", "kind", "text", "finished", "label"}``.
+``texts.jsonl`` -- one generation per line: ``{"id", "split", "kind", "text", "finished", "label"}``
+(held-out rows from templates written after the rules were fixed also have a ``template``).
 ``label`` is the truth by construction: the model was stuck repeating itself when it was cut.
 The cap is a character budget (~4 characters a token, caps of 96 to 512 tokens) and cuts
 anywhere, mid-word included.
@@ -245,6 +246,85 @@ def build_texts(split: str, seed: int) -> list[dict]:
     return rows
 
 
+def build_texts_fresh(seed: int) -> list[dict]:
+    """Held-out rows from templates written after the rules were fixed and never tuned on
+    (``template`` names each one): other shapes of the same kinds, and other lists."""
+    rng = np.random.default_rng(seed)
+    pools = Pools("test")
+    rows: list[dict] = []
+
+    def add(kind, template, text, finished, label):
+        rows.append({"id": f"fresh-{template}-{sum(r['template'] == template for r in rows)}", "split": "test",
+                     "kind": kind, "template": template, "text": text, "finished": finished, "label": label})
+
+    def lead():
+        return prose(rng, pools, int(rng.integers(0, 250)))
+
+    for _ in range(4):
+        n = int(rng.integers(30, 80))
+        add("periodic", "bullet", lead() + f"- The answer is {rng.integers(2, 99)}.\n" * n, False, True)
+        a, b = sentence(rng, pools), sentence(rng, pools)
+        add("periodic", "alternating", lead() + f"{a} {b} " * int(rng.integers(6, 20)), False, True)
+        obj = json.dumps({"name": str(rng.choice(pools.tools)), "arguments": {"q": str(rng.choice(pools.args))}})
+        add("periodic", "json_object", lead() + (obj + "\n") * int(rng.integers(8, 25)), False, True)
+        add("periodic", "chat_tokens", lead() + "<|im_end|>\n<|im_start|>assistant\n" * int(rng.integers(30, 60)), False, True)
+    for _ in range(4):
+        text = lead() + '    print("hello world")\n' * int(rng.integers(20, 50))
+        add("cut", "code_cut", text[: len(text) - int(rng.integers(3, 15))], False, True)
+        text = "<ul>" + f"<li>{rng.choice(pools.words)} item</li>" * int(rng.integers(15, 40))
+        add("cut", "html_cut", text[: len(text) - int(rng.integers(2, 12))], False, True)
+    for unit in ("0", "9", "10", "-1", "1.0", "2020"):
+        add("digits", "digit_run", lead() + "The result is " + unit * int(rng.integers(100, 240) // len(unit)), False, True)
+    for unit in ("?", "lol ", "🙂 ", "\t", "yes. ", "hmm... ", "\\frac{1}{2} + "):
+        add("short", "short_run", lead() + unit * int(rng.integers(70, 160)), False, True)
+    counters = ["Page {k} of results: nothing found. ", "Chapter {k}: The End.\n", "Trying port {k}... failed.\n",
+                '{{"step": {k}, "status": "pending"}}\n', "I will check item #{k} now. ", "Round {k} - no change.\n"]
+    for tpl in counters:
+        k0 = int(rng.integers(2, 9000))
+        add("counter", "fresh_counter", lead() + "".join(tpl.format(k=k) for k in range(k0, k0 + int(rng.integers(20, 60)))),
+            False, True)
+    for _ in range(6):
+        unit = sentence(rng, pools, int(rng.integers(28, 50))) + " "
+        add("long", "paragraph_twice", "Sure. " + unit * 2 + unit[: int(rng.integers(1, 30))], False, True)
+    for _ in range(6):
+        words = sentence(rng, pools, int(rng.integers(8, 25))).split()
+        out = lead().split()
+        for _copy in range(int(rng.integers(8, 16))):
+            w = list(words)
+            if rng.random() < 0.4:
+                w[int(rng.integers(0, len(w)))] = str(rng.choice(pools.words))
+            out += w
+        add("approximate", "sampled", " ".join(out), False, True)
+
+    # negatives
+    fib = [1, 1]
+    while len(fib) < 120:
+        fib.append(fib[-1] + fib[-2])
+    add("fibonacci", "fibonacci", "Fibonacci: " + ", ".join(map(str, fib)), False, False)
+    for _ in range(3):
+        add("squares", "squares", " ".join(str(k * k) for k in range(1, 200)), False, False)
+        add("html_table", "html_table", "<table>" + "".join(
+            f"<tr><td>{rng.choice(pools.words)}</td><td>{rng.integers(0, 999)}</td></tr>" for _ in range(60)), False, False)
+        t = int(rng.integers(0, 3600))
+        log = []
+        for _ in range(60):
+            t += int(rng.integers(1, 40))
+            log.append(f"12:{t // 60 % 60:02d}:{t % 60:02d} INFO {rng.choice(pools.words)} request {rng.choice(['ok', 'slow', 'retry'])}")
+        add("log_lines", "log_lines", "\n".join(log), False, False)
+        verses = "".join(f"1:{k} {sentence(rng, pools)}\n" for k in range(1, 40))
+        add("enumeration", "verses", verses, False, False)
+        dialogue = "".join(f"{'AB'[k % 2]}: {sentence(rng, pools)}\n" for k in range(40))
+        add("dialogue", "dialogue", dialogue, False, False)
+        matrix = "\n".join(" ".join(str(int(x)) for x in rng.integers(0, 10, 8)) for _ in range(40))
+        add("matrix", "matrix", matrix, False, False)
+        refrain = "Oh the river runs away."
+        poem = "".join(f"{sentence(rng, pools)}\n{sentence(rng, pools)}\n{sentence(rng, pools)}\n{refrain}\n" for _ in range(8))
+        add("poem", "refrain", poem, False, False)
+        weeks = "".join(f"Week {k}: {rng.choice(pools.words)} on Monday, {rng.choice(pools.words)} on Friday.\n" for k in range(1, 40))
+        add("agenda", "weeks", weeks, False, False)
+    return rows
+
+
 # ---------------------------------------------------------------------------- episodes
 
 def call_text(fmt: str, name: str, args: dict, call_id: int | None = None, content: str = "") -> str:
@@ -364,9 +444,59 @@ def build_episodes(split: str, seed: int) -> list[dict]:
     return rows
 
 
+def build_episodes_fresh(seed: int) -> list[dict]:
+    """Held-out episodes from templates written after the rules were fixed (``template``)."""
+    rng = np.random.default_rng(seed)
+    pools = Pools("test")
+    rows: list[dict] = []
+
+    def add(kind, template, fmt, messages, finished, label):
+        rows.append({"id": f"fresh-ep-{template}-{sum(r['template'] == template for r in rows)}", "split": "test",
+                     "kind": kind, "template": template, "format": fmt, "messages": messages, "finished": finished,
+                     "label": label})
+
+    for _ in range(3):
+        msgs = opening(rng, pools)
+        calls = "<|tool_call_start|>[get_time(zone='UTC'), get_weather(city='Lima')]<|tool_call_end|>"
+        for _t in range(int(rng.integers(3, 6))):
+            msgs += [{"role": "assistant", "content": calls}, {"role": "tool", "content": "12:00"},
+                     {"role": "tool", "content": "sunny"}]
+        add("repeated_call", "two_calls_per_turn", "pythonic", msgs, False, True)
+        msgs = opening(rng, pools)
+        bad = "<tool_call>{'name': 'search', arguments: }</tool_call>"
+        for _t in range(int(rng.integers(3, 6))):
+            msgs += [{"role": "assistant", "content": bad},
+                     {"role": "user", "content": "Error: your tool call could not be parsed."}]
+        add("repeated_message", "same_malformed_call", "json", msgs, False, True)
+        msgs = opening(rng, pools)
+        for t in range(int(rng.integers(3, 7))):
+            msgs += [{"role": "assistant", "content": call_text("json", "lookup_price", {"item": "milk"}, 40 + t,
+                                                                content=f"Attempt {t + 1}.")},
+                     {"role": "tool", "content": "price: unknown"}]
+        add("repeated_call", "numbered_attempts", "json", msgs, False, True)
+        # negatives
+        msgs = opening(rng, pools)
+        for t in range(int(rng.integers(3, 7))):
+            msgs += [{"role": "assistant", "content": call_text("pythonic", "read_file", {"path": f"part{t}.txt"})},
+                     {"role": "tool", "content": sentence(rng, pools)}]
+        add("progress", "reading_parts", "pythonic", msgs, False, False)
+        msgs = opening(rng, pools)
+        for t in range(int(rng.integers(3, 6))):
+            msgs += [{"role": "assistant", "content": sentence(rng, pools) + " What do you mean?"},
+                     {"role": "user", "content": sentence(rng, pools)}]
+        add("varied", "clarifying", "pythonic", msgs, False, False)
+        msgs = opening(rng, pools)
+        for t in range(int(rng.integers(3, 6))):
+            msgs += [{"role": "assistant", "content": call_text("json", "get_stock", {"symbol": "AAPL"})},
+                     {"role": "tool", "content": f"AAPL {180 + rng.normal():.2f}"}]
+        add("polling", "price_ticks", "json", msgs, False, False)
+    return rows
+
+
 def main() -> None:
     for name, build in (("texts.jsonl", build_texts), ("episodes.jsonl", build_episodes)):
         rows = build("dev", 19_001) + build("test", 19_002)
+        rows += build_texts_fresh(19_003) if build is build_texts else build_episodes_fresh(19_004)
         with (HERE / name).open("w", encoding="utf-8") as f:
             for r in rows:
                 f.write(json.dumps(r, ensure_ascii=False) + "\n")
