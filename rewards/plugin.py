@@ -27,7 +27,8 @@ def lfmgym_reward_functions() -> list[Spec]:
         Spec("qa_em", partial(QAReward, metric="em"), "SQuAD exact match of the answer against aliases", VERSION),
         Spec("toolcall_ast", ToolCallReward, "1 if the tool calls AST-match the gold (BFCL semantics)", VERSION),
         Spec("ngram_repetition", NgramRepetitionPenalty, "(1 - unique/total n-grams) * max_penalty", VERSION),
-        Spec("doom_loop", DoomLoopPenalty, "penalty if the completion hit the cap with a periodic tail", VERSION),
+        Spec("doom_loop", DoomLoopPenalty, "penalty if the completion stopped unfinished in a loop (exact, cut, "
+             "sampled or counter)", VERSION),
         Spec("answer_extracted", AnswerExtracted, "1 if a final answer can be extracted (format metric)", VERSION),
         Spec("toolcall_parse_ok", ToolCallParseOK, "1 if the tool-call markup parses (format metric)", VERSION),
         Spec("toolcall_schema_valid", ToolCallSchemaValid, "1 if every call fits the offered schemas", VERSION),
