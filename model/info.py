@@ -50,18 +50,25 @@ _OWNER_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 def load_config(model: "str | Path | PretrainedConfig") -> tuple["PretrainedConfig", str]:
     """Resolve ``model`` to ``(config, label)``.
 
-    ``model`` may be a config object, a preset name, a ``config.json`` path, a checkpoint directory
-    or a hub id (hub ids need network access).
+    ``model`` may be a config object, a preset name, a named pretrained checkpoint (``smollm2-135m``),
+    a ``.gguf`` file (its metadata only: nothing is dequantized), a ``config.json`` path, a checkpoint
+    directory or a hub id (hub ids need network access).
     """
     from transformers import AutoConfig, PretrainedConfig
 
     from lfmgym.model.presets import PRESETS, preset_config
+    from lfmgym.model.pretrained import CHECKPOINTS, checkpoint_file
 
     if isinstance(model, PretrainedConfig):
         return model, getattr(model, "name_or_path", "") or model.model_type
     name = str(model)
     if name in PRESETS:
         return preset_config(name), name
+    if name in CHECKPOINTS or name.endswith(".gguf"):
+        gguf = checkpoint_file(name) if name in CHECKPOINTS else Path(name)
+        if not gguf.is_file():
+            raise FileNotFoundError(f"{name!r}: no such GGUF file")
+        return AutoConfig.from_pretrained(str(gguf.parent), gguf_file=gguf.name), name
     path = Path(name)
     if path.is_file():
         if path.suffix != ".json":

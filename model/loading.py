@@ -4,6 +4,13 @@
     >>> save(model, tok, "runs/tiny0")
     >>> model, tok = load_model_and_tokenizer("runs/tiny0")             # same weights, tokenizer, template
     >>> model, tok = load_model_and_tokenizer("LiquidAI/LFM2-350M")     # needs the hub (network)
+    >>> model, tok = load_model_and_tokenizer("smollm2-135m")           # a real 135M model, offline
+    >>> model, tok = load_model_and_tokenizer("path/to/model.gguf")     # dequantized once, cached
+
+Named checkpoints and ``.gguf`` files go through :mod:`lfmgym.model.pretrained` (converted once into
+a cached safetensors directory). A ChatML chat template without ``{% generation %}`` markers is
+swapped for its behaviour-identical training variant (:mod:`lfmgym.model.templates`), so SFT with
+assistant-only loss and multi-turn GRPO work on it.
 
 A directory written by :func:`save` holds everything a stage needs: weights, config, generation
 config, tokenizer and chat template (``save_pretrained`` of both).
@@ -79,8 +86,9 @@ def load_model_and_tokenizer(
 
     Args:
         name_or_path: a preset name (``tiny``, ``small``, ``lfm2-350m``, ... see
-            :data:`lfmgym.model.presets.PRESETS`), a local directory written by ``save_pretrained``,
-            or a hub id such as ``LiquidAI/LFM2-350M`` (hub ids need network access).
+            :data:`lfmgym.model.presets.PRESETS`), a named pretrained checkpoint (``smollm2-135m``,
+            see :data:`lfmgym.model.pretrained.CHECKPOINTS`), a ``.gguf`` file, a local directory
+            written by ``save_pretrained``, or a hub id such as ``LiquidAI/LFM2-350M`` (network).
         dtype: weights dtype (``"bf16"``, ``"float32"``, a ``torch.dtype``, ``"auto"``); ``None`` keeps
             float32 for presets and the checkpoint's default otherwise.
         device: where to put the model; ``None`` picks CUDA when available.
@@ -104,12 +112,18 @@ def load_model_and_tokenizer(
         if torch_dtype not in (None, "auto"):
             model = model.to(torch_dtype)
     else:
+        from lfmgym.model.pretrained import resolve_model
+        from lfmgym.model.templates import adopt_training_template
+
+        name_or_path = resolve_model(name_or_path)
         path = Path(name_or_path)
         if path.exists() and not path.is_dir():
-            raise ValueError(f"{name_or_path!r} is a file; pass the checkpoint directory that holds config.json")
+            raise ValueError(f"{name_or_path!r} is a file; pass a .gguf file or the checkpoint directory that "
+                             "holds config.json")
         if path.is_dir() and not (path / "config.json").is_file():
             raise FileNotFoundError(f"{name_or_path!r} has no config.json: not a saved model directory")
         tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+        adopt_training_template(tokenizer)
         kwargs = dict(model_kwargs)
         if torch_dtype is not None:
             kwargs["dtype"] = torch_dtype

@@ -13,8 +13,12 @@ LFM2's layout), exactly as the model sees them when it plays the env, so the row
 separate ``tools`` column (the template would render the tools a second time).
 
 Loss: ``assistant_only_loss=True`` — only assistant tokens (including their end-of-turn token)
-are trained; the chat template's ``{% generation %}`` markers delimit them (TRL swaps in its
-training template when a tokenizer's template has none).
+are trained; the chat template's ``{% generation %}`` markers delimit them. The training template
+comes from :func:`lfmgym.model.templates.training_chat_template`: TRL's patch for the families it
+knows, else the behaviour-identical ChatML one (SmolLM2 and other ChatML models).
+
+Full fine-tuning by default; ``sft.lora.enabled`` trains LoRA adapters (``peft``) instead and
+merges them into the saved model, so the next stage and the evaluation see a plain checkpoint.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from lfmgym.stages.common import (
     trainer_callback,
 )
 
-__all__ = ["build_sft_dataset", "sft_rows", "length_grouping", "run_sft"]
+__all__ = ["build_sft_dataset", "sft_rows", "length_grouping", "lora_config", "run_sft"]
 
 
 def sft_rows(cfg: dict, n: int | None = None) -> list[dict[str, Any]]:
@@ -72,6 +76,38 @@ def length_grouping(enabled: bool) -> dict[str, Any]:
     return {"group_by_length": True}
 
 
+def lora_config(cfg: dict):
+    """The ``peft.LoraConfig`` of ``sft.lora``, or ``None`` when LoRA is off (full fine-tuning)."""
+    lora = cfg["sft"]["lora"]
+    if not lora["enabled"]:
+        return None
+    try:
+        from peft import LoraConfig
+    except ImportError:
+        from lfmgym.stages.config import ConfigError
+
+        raise ConfigError("sft.lora.enabled: needs the `peft` package (pip install peft)") from None
+    targets = lora["target_modules"].strip()
+    return LoraConfig(
+        r=lora["r"],
+        lora_alpha=lora["alpha"],
+        lora_dropout=lora["dropout"],
+        target_modules=targets if targets == "all-linear" else [t.strip() for t in targets.split(",") if t.strip()],
+        task_type="CAUSAL_LM",
+    )
+
+
+def _save_merged(trainer, tokenizer, path: Path) -> Path:
+    """Merge the LoRA adapters into the base weights and save a plain checkpoint (main process)."""
+    from lfmgym.stages.common import save_model
+
+    if trainer.accelerator.is_main_process:
+        model = trainer.accelerator.unwrap_model(trainer.model).merge_and_unload()
+        save_model(model, tokenizer, path)
+    trainer.accelerator.wait_for_everyone()
+    return path
+
+
 def run_sft(cfg: dict, model_dir: Path, stage_dir: Path, progress: StageProgress | None = None) -> Path:
     """Train from ``model_dir`` with the SFT settings of ``cfg``; returns ``stage_dir/model``.
 
@@ -84,7 +120,18 @@ def run_sft(cfg: dict, model_dir: Path, stage_dir: Path, progress: StageProgress
 
     s = cfg["sft"]
     progress = progress or StageProgress(enabled=False)
+    from lfmgym.model.templates import training_chat_template
+
     model, tokenizer = load_model(model_dir)
+    try:
+        template = training_chat_template(tokenizer)
+    except ValueError as exc:
+        from lfmgym.stages.config import ConfigError
+
+        raise ConfigError(f"model.name: {exc}") from None
+    if template is not None:
+        tokenizer.chat_template = template
+    peft_config = lora_config(cfg)
     dataset = build_sft_dataset(cfg)
     ckpt_dir = stage_dir / "checkpoints"
     args = SFTConfig(
@@ -110,9 +157,12 @@ def run_sft(cfg: dict, model_dir: Path, stage_dir: Path, progress: StageProgress
         **length_grouping(s["group_by_length"]),
         **s["trainer"],
     )
-    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+                         peft_config=peft_config)
     quiet_trainer(trainer)
     trainer.add_callback(trainer_callback(progress, stage_dir / "log.jsonl", ("loss", "mean_token_accuracy")))
     with progress.phase("sft: training", total=s["max_steps"]):
         trainer.train(resume_from_checkpoint=resume_point(stage_dir, progress))
+    if peft_config is not None:
+        return _save_merged(trainer, tokenizer, stage_dir / "model")
     return save_trained(trainer, tokenizer, stage_dir / "model")
