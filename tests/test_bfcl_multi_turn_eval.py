@@ -138,3 +138,23 @@ def test_agreement_with_official_score_files(tmp_path):
     assert diff["id"] == entries[2]["id"] and diff["ours"] and not diff["official"]
     assert all(f.split(".")[0] in entries[2]["involved_classes"] for f in diff["functions"])
     assert sum(report["by_function"].values()) == len(diff["functions"])
+
+
+def test_eval_bfcl_cli_scores_multi_turn_results_with_the_leaderboard_weight(tmp_path):
+    from lfmgym.cli import main
+
+    chosen = mt.select("multi_turn_base", 3, 0)
+    rows = [{"id": e["id"], "result": [[g] if g else [] for g in e["ground_truth"]]} for e in chosen]
+    rows[0]["result"] = [[] for _ in rows[0]["result"]]  # one entry does nothing
+    preds = tmp_path / "BFCL_v4_multi_turn_base_result.json"
+    preds.write_text("\n".join(json.dumps(r) for r in rows))
+    out = tmp_path / "out"
+    assert main(["eval", "bfcl", "--predictions", str(tmp_path), "--categories", "multi_turn_base", "--limit", "3",
+                 "--out", str(out), "--no-progress"]) == 0
+    run = json.loads((out / "summary.json").read_text())
+    summary = run["summary"]
+    assert summary["categories"]["multi_turn_base"]["accuracy"] == pytest.approx(2 / 3)
+    assert summary["groups"]["multi_turn"] == pytest.approx(2 / 3 / 4)  # the other three categories count 0
+    assert summary["overall"] == pytest.approx(0.3 * 2 / 3 / 4)
+    lines = [json.loads(line) for line in (out / "verdicts.jsonl").read_text().splitlines()]
+    assert sorted(v["id"] for v in lines) == sorted(e["id"] for e in chosen)

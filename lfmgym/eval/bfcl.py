@@ -222,6 +222,8 @@ def load_predictions(path: str | Path) -> dict[str, str]:
     preds: dict[str, str] = {}
     for f in files:
         for n, row in enumerate(_read_jsonl(f, "prediction"), 1):
+            if str(row.get("id", "")).startswith("multi_turn"):
+                continue  # lfmgym.eval.bfcl_multi_turn reads these
             result = row.get("result")
             if isinstance(result, list):  # BFCL result files may hold one string per turn
                 result = result[0] if result else ""

@@ -11,8 +11,8 @@ Two sources of model behaviour:
   strings (``"cd(folder='docs')"``), a list of ``{name: arguments}`` dicts (function-calling
   models; arguments as a dict or a JSON string), or the raw text of one model message
   (``"[cd(folder='docs')]"``, LFM2 tool-call blocks, the JSON format). A step that does not decode
-  is skipped, as BFCL skips it. Files: JSON lines, a JSON list, or a folder of such files (BFCL's
-  ``BFCL_v4_multi_turn_*_result.json``).
+  is skipped, as BFCL skips it. Files: JSON lines, a JSON list, or a folder of BFCL result files
+  (``*_result.json``, e.g. ``BFCL_v4_multi_turn_base_result.json``).
 
 Scoring is :func:`lfmgym.envs.bfcl_multi_turn.checker.check_entry` (BFCL's multi-turn checker
 run on lfmgym's API suites). :func:`summarize` reports each category's accuracy (and the mean
@@ -37,7 +37,7 @@ from lfmgym.envs.bfcl_multi_turn.session import Call, parse_calls
 
 __all__ = ["CATEGORIES", "MULTI_TURN_WEIGHT", "MultiTurnVerdict", "is_multi_turn", "split_categories",
            "decode_step", "load_predictions", "score_results", "play", "summarize", "add_to_summary",
-           "load_official_verdicts", "compare_with_official"]
+           "load_official_verdicts", "compare_with_official", "evaluate", "select", "model_policy"]
 
 # BFCL v4's overall weights multi-turn 30 of 100 (see lfmgym.eval.bfcl.OVERALL_WEIGHTS).
 MULTI_TURN_WEIGHT = 30
@@ -169,7 +169,7 @@ def load_predictions(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"--predictions: no such file or folder {path}")
-    files = sorted(p for p in path.rglob("*") if p.suffix in (".json", ".jsonl")) if path.is_dir() else [path]
+    files = sorted(path.rglob("*_result.json")) if path.is_dir() else [path]
     out: dict[str, Any] = {}
     for f in files:
         for i, row in enumerate(_rows(f)):
@@ -197,13 +197,29 @@ def _verdict(entry: dict[str, Any], turns: Any) -> MultiTurnVerdict:
     return MultiTurnVerdict(entry["id"], category, v.valid, v.error_type, v.error, v.failed_turn, v.turn_accuracy, v.turns)
 
 
+def select(category: str, limit: int | None = None, seed: int | None = None) -> list[dict[str, Any]]:
+    """The entries of ``category``: all, the first ``limit``, or (with ``seed``) a seeded sample of
+    ``limit`` kept in file order, drawn as :func:`lfmgym.eval.bfcl.select_entries` draws it."""
+    import random
+
+    entries = list(load_entries(category))
+    if limit is None or limit >= len(entries):
+        return entries
+    if limit < 1:
+        raise ValueError(f"--limit: must be >= 1, got {limit}")
+    if seed is None:
+        return entries[:limit]
+    keep = set(random.Random(f"{seed}:{category}").sample(range(len(entries)), limit))
+    return [e for i, e in enumerate(entries) if i in keep]
+
+
 def score_results(results: dict[str, Any], categories: Iterable[str] = CATEGORIES,
-                  limit: int | None = None) -> list[MultiTurnVerdict]:
-    """Verdicts for every entry of ``categories`` (the first ``limit`` of each); an entry without a
-    result is invalid (``multi_turn:missing_result``)."""
+                  limit: int | None = None, seed: int | None = None) -> list[MultiTurnVerdict]:
+    """Verdicts for the entries of ``categories`` (see :func:`select` for ``limit`` and ``seed``);
+    an entry without a result is invalid (``multi_turn:missing_result``)."""
     verdicts = []
     for category in categories:
-        for entry in load_entries(category)[:limit]:
+        for entry in select(category, limit, seed):
             if entry["id"] not in results:
                 verdicts.append(MultiTurnVerdict(entry["id"], category, False, "multi_turn:missing_result",
                                                  "no result for this entry"))
@@ -215,7 +231,7 @@ def score_results(results: dict[str, Any], categories: Iterable[str] = CATEGORIE
 # ------------------------------------------------------------------ playing a model
 
 
-def play(policy: Any, categories: Sequence[str] = CATEGORIES, *, limit: int | None = None,
+def play(policy: Any, categories: Sequence[str] = CATEGORIES, *, limit: int | None = None, seed: int | None = None,
          tool_format: str = "pythonic", batch_size: int = 16,
          progress: bool = False) -> tuple[dict[str, list[list[list[str]]]], list[MultiTurnVerdict]]:
     """Play the entries of ``categories`` with ``policy`` (e.g. a :class:`lfmgym.rollout.ModelPolicy`)
@@ -225,7 +241,7 @@ def play(policy: Any, categories: Sequence[str] = CATEGORIES, *, limit: int | No
 
     from lfmgym.envs.bfcl_multi_turn.env import BfclMultiTurnEnv
 
-    tasks = [t for c in categories for t in load_tasks(c)[:limit]]
+    tasks = load_tasks([e["id"] for c in categories for e in select(c, limit, seed)])
     if not tasks:
         return {}, []
     max_turns = (MAX_STEPS_PER_TURN + 2) * max(len(t.answer) for t in tasks)  # 21 steps + a reply per turn
@@ -239,6 +255,38 @@ def play(policy: Any, categories: Sequence[str] = CATEGORIES, *, limit: int | No
     results = {r.task.id: r.info.get("bfcl_turns") or [] for r in records}
     entries = {e["id"]: e for c in categories for e in load_entries(c)}
     return results, [_verdict(entries[tid], turns) for tid, turns in results.items()]
+
+
+def model_policy(backend: Any, max_new_tokens: int = 512) -> Any:
+    """A greedy :class:`lfmgym.rollout.ModelPolicy` over ``backend`` for :func:`play`."""
+    from lfmgym.rollout import ModelPolicy
+
+    return ModelPolicy(backend, temperature=0.0, max_new_tokens=max_new_tokens)
+
+
+def evaluate(categories: Sequence[str] | None, *, predictions: str | Path | None = None, policy: Any = None,
+             limit: int | None = None, seed: int | None = None, out: str | Path | None = None,
+             tool_format: str = "pythonic", batch_size: int = 16, progress: bool = False) -> list[MultiTurnVerdict]:
+    """The verdicts ``lfmgym eval bfcl`` adds: score ``predictions`` (a file or folder; with
+    ``categories`` ``None``, the multi-turn categories present in it), or play ``categories`` with
+    ``policy`` and write BFCL result files (``BFCL_v4_<category>_result.json``) to ``out``."""
+    if predictions is not None:
+        results = load_predictions(predictions)
+        if categories is None:
+            categories = [c for c in CATEGORIES if any(i.rsplit("_", 1)[0] == c for i in results)]
+        return score_results(results, categories, limit, seed)
+    if not categories:
+        return []
+    results, verdicts = play(policy, categories, limit=limit, seed=seed, tool_format=tool_format,
+                             batch_size=batch_size, progress=progress)
+    if out is not None:
+        folder = Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        for category in categories:
+            rows = [{"id": i, "result": r} for i, r in results.items() if i.rsplit("_", 1)[0] == category]
+            (folder / f"BFCL_v4_{category}_result.json").write_text(
+                "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    return verdicts
 
 
 # ------------------------------------------------------------------ summary
@@ -297,7 +345,7 @@ def load_official_verdicts(path: str | Path, ids: Iterable[str]) -> dict[str, bo
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"official verdicts: no such file or folder {path}")
-    files = sorted(p for p in path.rglob("*") if p.suffix in (".json", ".jsonl")) if path.is_dir() else [path]
+    files = sorted(path.rglob("*_score.json")) if path.is_dir() else [path]
     listed: dict[str, bool] = {}
     for f in files:
         for row in _rows(f):

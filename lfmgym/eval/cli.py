@@ -189,10 +189,12 @@ def _cmd_eval_bfcl(args) -> int:
         summarize,
         write_result_files,
     )
+    from lfmgym.eval import bfcl_multi_turn as multi_turn
     from lfmgym.eval.report import print_runs, write_report
 
-    try:
-        entries = select_entries(load_bfcl(args.data, args.categories), args.limit, args.seed)
+    try:  # multi_turn_* categories go to lfmgym.eval.bfcl_multi_turn
+        multi, args.categories = multi_turn.split_categories(args.categories) if args.categories else (None, None)
+        entries = select_entries(load_bfcl(args.data, args.categories), args.limit, args.seed) if args.categories != [] else []
         predictions = load_predictions(args.predictions) if args.predictions else None
     except (FileNotFoundError, ValueError) as exc:
         print(f"lfmgym eval bfcl: {exc}", file=sys.stderr)
@@ -220,6 +222,12 @@ def _cmd_eval_bfcl(args) -> int:
     t1 = time.perf_counter()
     verdicts = score_predictions(entries, predictions, mode)
     summary = summarize(verdicts)
+    multi_verdicts = multi_turn.evaluate(
+        multi, predictions=args.predictions, limit=args.limit, seed=args.seed if args.limit else None, out=out,
+        policy=None if args.predictions else multi_turn.model_policy(backend, args.max_new_tokens),
+        batch_size=max(args.batch_size, args.concurrency), progress=not args.no_progress)
+    if multi_verdicts:
+        summary = multi_turn.add_to_summary(summary, multi_verdicts)
     scoring_s = time.perf_counter() - t1
     unused = sorted(set(predictions) - {e.id for e in entries})
     missing = sum(v.kind == "missing" for v in verdicts)
@@ -240,12 +248,12 @@ def _cmd_eval_bfcl(args) -> int:
     if missing:
         print(f"note: {missing} entr{'y has' if missing == 1 else 'ies have'} no prediction and count as wrong"
               + (" (rescoring a --limit run? pass the same --limit and --seed)" if predictions and not args.limit else ""))
-    print(f"scored {len(verdicts)} entries ({mode} verdicts) in {scoring_s:.2f}s"
+    print(f"scored {len(verdicts) + len(multi_verdicts)} entries ({mode} verdicts) in {scoring_s:.2f}s"
           + (f"; {len(unused)} prediction id(s) not in the selected data" if unused else ""))
     if out:
         out.mkdir(parents=True, exist_ok=True)
         with open(out / "verdicts.jsonl", "w") as fh:
-            for v in verdicts:
+            for v in [*verdicts, *multi_verdicts]:
                 fh.write(json.dumps(v.to_dict(), ensure_ascii=False) + "\n")
         (out / "summary.json").write_text(json.dumps(run, indent=2) + "\n")
         paths = write_report([run], out)

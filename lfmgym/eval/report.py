@@ -25,9 +25,11 @@ PLOT_ENV_METRICS = ("success", "pass@k", "parse_rate", "doom_loop_sampled")
 # BFCL rows in the leaderboard's order (groups in bold); rows no run has are left out.
 BFCL_COLUMNS = ("overall", "single_turn", "non_live", "simple", "simple_python", "simple_java", "simple_javascript",
                 "multiple", "parallel", "parallel_multiple", "live", "live_simple", "live_multiple", "live_parallel",
-                "live_parallel_multiple", "irrelevance_detection", "irrelevance", "live_irrelevance",
+                "live_parallel_multiple", "multi_turn", "multi_turn_base", "multi_turn_miss_func", "multi_turn_miss_param",
+                "multi_turn_long_context", "irrelevance_detection", "irrelevance", "live_irrelevance",
                 "relevance_detection", "live_relevance")
-BFCL_GROUPS = ("overall", "single_turn", "non_live", "simple", "live", "irrelevance_detection", "relevance_detection")
+BFCL_GROUPS = ("overall", "single_turn", "non_live", "simple", "live", "multi_turn", "irrelevance_detection",
+               "relevance_detection")
 
 
 def save_run(result: dict[str, Any], out_dir: str | Path, label: str) -> Path:
