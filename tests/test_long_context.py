@@ -320,11 +320,3 @@ def test_constructor_validates_arguments():
 def test_string_keys_from_the_cli_are_accepted_for_lengths():
     env = LongContextEnv(context_lengths={"0": 3_000})
     assert env.context_lengths[0] == 3_000
-
-
-@pytest.mark.slow
-def test_check_env_passes_on_short_contexts():
-    from lfmgym.testing import check_env
-
-    report = check_env(LongContextEnv, env_kwargs={"context_lengths": SMALL}, n_tasks=4, n_junk=200)
-    assert report.ok, str(report)

@@ -211,3 +211,25 @@ def test_check_passes_on_every_long_context_env(name, kwargs):
 
     report = check_env(name, env_kwargs=kwargs, n_tasks=8, n_junk=200)
     assert report.ok, str(report)
+
+
+def test_compare_plays_both_envs_on_the_same_tasks_and_tabulates(tmp_path):
+    from lfmgym.backends.base import Generation
+    from lfmgym.envs.long_context.compare import compare, format_table
+
+    gold = {t.meta["question"]: t.answer for t in LongContextDirectEnv(context_lengths=SMALL).make_tasks(3, seed=7, difficulty=0)}
+
+    class KnowsTheAnswers:  # answers the direct env plainly and the REPL env with a FINAL line
+        def generate(self, batch, *, n=1, temperature=0.0, top_p=1.0, max_new_tokens=256, seed=None):
+            out = []
+            for messages in batch:
+                text = messages[1]["content"]
+                answer = next(a for q, a in gold.items() if q in text)
+                out.append([Generation(answer if text.startswith("Context:") else f"FINAL({answer})")])
+            return out
+
+    rows = compare(KnowsTheAnswers(), tiers=[0], n=3, seed=7, repl_kwargs={"context_lengths": SMALL},
+                   direct_kwargs={"context_lengths": SMALL}, out=tmp_path)
+    assert [(r["env"], r["n"], r["correct"]) for r in rows] == [("long_context", 3, 1.0), ("long_context_direct", 3, 1.0)]
+    assert len((tmp_path / "episodes.jsonl").read_text().splitlines()) == 6
+    assert "| 0 | long_context_direct | 3 | 1.00 |" in format_table(rows)
