@@ -6,12 +6,15 @@ concurrent rollout engine scores in worker threads, so :func:`call_with_deadline
 function in a helper process (a small pool, started on first use with ``spawn``, safe next to
 CUDA and threads) and kills and replaces the process when the deadline passes.
 
-Functions and arguments must be picklable (module-level functions, plain data).
+Functions and arguments must be picklable (module-level functions, plain data). Starting a helper
+and importing the function's module (and ``preload``) happen before the clock starts: on a busy
+machine that takes seconds, and the deadline is for the call.
 """
 
 from __future__ import annotations
 
 import atexit
+import importlib
 import multiprocessing
 import os
 import queue
@@ -22,6 +25,7 @@ from typing import Any
 __all__ = ["DeadlineExceeded", "call_with_deadline", "POOL_SIZE"]
 
 POOL_SIZE = max(1, min(4, (os.cpu_count() or 1)))
+STARTUP_TIMEOUT_S = 300.0  # starting a helper and importing modules (not part of any deadline)
 
 
 class DeadlineExceeded(TimeoutError):
@@ -34,10 +38,18 @@ def _serve(conn) -> None:  # runs in the helper process
             fn, args = conn.recv()
         except (EOFError, OSError):
             return
+        except Exception as exc:  # the function's module failed to import here
+            conn.send((False, f"{type(exc).__name__}: {exc}"))
+            continue
         try:
             conn.send((True, fn(*args)))
         except Exception as exc:  # reported to the caller, who decides
             conn.send((False, f"{type(exc).__name__}: {exc}"))
+
+
+def _import(*names: str) -> None:  # runs in the helper process
+    for name in names:
+        importlib.import_module(name)
 
 
 class _Helper:
@@ -47,6 +59,13 @@ class _Helper:
         self.process = context.Process(target=_serve, args=(child,), daemon=True, name="lfmgym-reward-helper")
         self.process.start()
         child.close()
+        self.loaded: set[str] = set()
+
+    def ask(self, fn: Callable[..., Any], args: tuple, timeout: float, what: str) -> tuple[bool, Any]:
+        self.conn.send((fn, args))
+        if not self.conn.poll(timeout):
+            raise DeadlineExceeded(f"{what} did not finish within {timeout:g} s")
+        return self.conn.recv()
 
     def kill(self) -> None:
         self.process.kill()
@@ -60,8 +79,9 @@ _all: list[_Helper] = []
 _lock = threading.Lock()
 
 
-def call_with_deadline(fn: Callable[..., Any], *args: Any, timeout: float) -> Any:
-    """``fn(*args)`` in a helper process, within ``timeout`` seconds.
+def call_with_deadline(fn: Callable[..., Any], *args: Any, timeout: float, preload: tuple[str, ...] = ()) -> Any:
+    """``fn(*args)`` in a helper process, within ``timeout`` seconds (``preload``: modules the
+    helper imports first, off the clock, e.g. the heavy library ``fn`` imports lazily).
 
     Raises:
         DeadlineExceeded: the deadline passed (the helper is killed; the next call gets a new one).
@@ -75,10 +95,13 @@ def call_with_deadline(fn: Callable[..., Any], *args: Any, timeout: float) -> An
             with _lock:
                 _all.append(helper)
         try:
-            helper.conn.send((fn, args))
-            if not helper.conn.poll(timeout):
-                raise DeadlineExceeded(f"{getattr(fn, '__name__', 'call')} did not finish within {timeout:g} s")
-            ok, value = helper.conn.recv()
+            modules = tuple(m for m in (fn.__module__, *preload) if m not in helper.loaded)
+            if modules:
+                ok, value = helper.ask(_import, modules, STARTUP_TIMEOUT_S, f"importing {', '.join(modules)}")
+                if not ok:
+                    raise RuntimeError(value)
+                helper.loaded.update(modules)
+            ok, value = helper.ask(fn, args, timeout, getattr(fn, "__name__", "call"))
         except BaseException:
             helper.kill()
             with _lock:

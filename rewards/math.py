@@ -365,7 +365,7 @@ def math_reward(
         else:  # math-verify's own timeout is SIGALRM, main thread only: a helper process instead
             try:
                 ok, reason = call_with_deadline(_verdict, pred_span, others, gold_span, allow_percent,
-                                                timeout=DEADLINE_S)
+                                                timeout=DEADLINE_S, preload=("math_verify",))
             except DeadlineExceeded:
                 ok, reason = False, "timeout"
         out["reward"] = 1.0 if ok else 0.0

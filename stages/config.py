@@ -15,6 +15,7 @@ prints the defaults). ``trainer`` sub-dicts pass extra arguments straight to TRL
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,7 @@ NGRAM = {
 }
 
 SCHEMA: dict[str, Any] = {
-    "seed": F(int, 0, "seed of task sampling, model init and trainers"),
+    "seed": F(int, 0, "seed of task sampling, model init and trainers", min=0, max=2**32 - 1),
     "threads": F(int, None, "torch CPU threads (null: torch's default); 1 is fastest for tiny models on a busy CPU",
                  nullable=True, min=1),
     "model": {
@@ -67,7 +68,7 @@ SCHEMA: dict[str, Any] = {
     "stages": F(list, ["sft", "dpo", "grpo"], "stages to run, in order (any subset of sft, dpo, grpo)"),
     "eval": {
         "n": F(int, 32, "held-out tasks per env", min=1),
-        "seed": F(int, 1_000_003, "seed of the held-out tasks (never used for training tasks)"),
+        "seed": F(int, 1_000_003, "seed of the held-out tasks (never used for training tasks)", min=0, max=2**32 - 1),
         "max_new_tokens": F(int, 96, "generation cap per assistant turn", min=1),
         "temperature": F(float, 1.0, "temperature of the sampled pass (doom_loop_sampled)", min=0.0),
         "top_p": F(float, 1.0, "nucleus sampling of the sampled pass", min=0.0, max=1.0),
@@ -98,13 +99,6 @@ SCHEMA: dict[str, Any] = {
                              "order: on the demo it learned slower per step"),
         "save_steps": F(int, 50, "checkpoint every N steps (resume point)", min=1),
         "logging_steps": F(int, 10, "log every N steps", min=1),
-        "lora": {
-            "enabled": F(bool, False, "train LoRA adapters (peft) instead of all weights; merged into the saved model"),
-            "r": F(int, 16, "LoRA rank", min=1),
-            "alpha": F(int, 32, "LoRA alpha (scale alpha / r)", min=1),
-            "dropout": F(float, 0.0, "dropout on the LoRA input", min=0.0, max=1.0),
-            "target_modules": F(str, "all-linear", "peft target_modules: all-linear, or comma-separated names (q_proj,v_proj)"),
-        },
         "trainer": FreeDict("extra trl.SFTConfig arguments"),
     },
     "dpo": {
@@ -223,6 +217,7 @@ def _check_semantics(cfg: dict, check_registry: bool) -> None:
     if cfg["grpo"]["max_new_tokens"] > cfg["grpo"]["max_completion_length"]:
         raise ConfigError("grpo.max_new_tokens: must be <= grpo.max_completion_length")
     if check_registry:
+        _check_model_overrides(cfg["model"])
         from lfmgym.plugins import get_registry
 
         reg = get_registry()
@@ -246,6 +241,36 @@ def _check_semantics(cfg: dict, check_registry: bool) -> None:
                 reg.get("judges", judge["name"])
             except KeyError as exc:
                 raise ConfigError(f"dpo.jury.judges[{i}].name: {exc.args[0]}") from None
+
+
+def _check_model_overrides(model: dict) -> None:
+    """Each ``model.overrides`` entry is an ``Lfm2Config`` field with a sensible value (sizes and
+    counts positive), and a preset builds with them: caught at ``--check``, named by field."""
+    overrides = model["overrides"]
+    if not overrides:
+        return
+    from transformers import Lfm2Config
+
+    from lfmgym.model.presets import PRESETS, preset_config
+
+    known = Lfm2Config().to_dict()
+    for key, value in overrides.items():
+        path = f"model.overrides.{key}"
+        if key not in known:
+            raise ConfigError(f"{path}: not an Lfm2Config field")
+        default = known[key]
+        if isinstance(default, int) and not isinstance(default, bool):
+            low = 0 if key.endswith("_token_id") or default == 0 else 1
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value < 2**31:
+                raise ConfigError(f"{path}: expected an integer >= {low}, got {value!r}")
+        elif isinstance(default, float) and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                             or not math.isfinite(value) or value < 0):
+            raise ConfigError(f"{path}: expected a finite number >= 0, got {value!r}")
+    if model["name"] in PRESETS:
+        try:
+            preset_config(model["name"], **overrides)
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ConfigError(f"model.overrides: {exc}") from None
 
 
 def check_trainer_args(cfg: dict) -> None:

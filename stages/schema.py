@@ -94,6 +94,8 @@ def _coerce(value: Any, spec: F, path: str) -> Any:
         raise ConfigError(f"{path}: expected {'/'.join(t.__name__ for t in types)}, got {type(value).__name__} {value!r}")
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"{path}: must be finite, got {value!r}")
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        raise ConfigError(f"{path}: {value} is out of the 64-bit integer range")
     if spec.choices is not None and value not in spec.choices:
         raise ConfigError(f"{path}: {value!r} is not one of {list(spec.choices)}")
     if spec.min is not None and value < spec.min:
