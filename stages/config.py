@@ -99,6 +99,13 @@ SCHEMA: dict[str, Any] = {
                              "order: on the demo it learned slower per step"),
         "save_steps": F(int, 50, "checkpoint every N steps (resume point)", min=1),
         "logging_steps": F(int, 10, "log every N steps", min=1),
+        "lora": {
+            "enabled": F(bool, False, "train LoRA adapters (peft) instead of all weights; merged into the saved model"),
+            "r": F(int, 16, "LoRA rank", min=1),
+            "alpha": F(int, 32, "LoRA alpha (scale alpha / r)", min=1),
+            "dropout": F(float, 0.0, "dropout on the LoRA input", min=0.0, max=1.0),
+            "target_modules": F(str, "all-linear", "peft target_modules: all-linear, or comma-separated names (q_proj,v_proj)"),
+        },
         "trainer": FreeDict("extra trl.SFTConfig arguments"),
     },
     "dpo": {
