@@ -111,11 +111,12 @@ def main() -> int:
                      ("" if same else "[red]") + (v_stop_kind if v_stop_loop else "-"))
     console = Console()
     console.print(rows)
-    summary = Table(title="stopping criterion")
-    for col in ("run", "tokens generated", "wall s", "tokens / s"):
+    summary = Table(title="stopping criterion (a batch decodes until its last row ends: wall time drops with the "
+                          "decode steps, not with the tokens)")
+    for col in ("run", "tokens generated", "decode steps", "wall s", "tokens / s"):
         summary.add_column(col)
-    summary.add_row("to the cap", str(n_full), f"{t_full:.2f}", f"{n_full / t_full:.1f}")
-    summary.add_row("stop on loop", str(n_stop), f"{t_stop:.2f}", f"{n_stop / t_stop:.1f}")
+    summary.add_row("to the cap", str(n_full), str(len(full[0])), f"{t_full:.2f}", f"{n_full / t_full:.1f}")
+    summary.add_row("stop on loop", str(n_stop), str(len(stopped[0])), f"{t_stop:.2f}", f"{n_stop / t_stop:.1f}")
     console.print(summary)
     saved = stop.tokens_saved or 0
     console.print(f"rows stopped: {len(stop.stopped)}/{len(prompts)}; tokens saved {saved} "
