@@ -462,3 +462,17 @@ def test_a_slow_repr_is_bounded_and_counts_against_the_episode():
         assert time.monotonic() - started < 3
         assert box.episode_time_used - used >= 0.9
         assert_healthy(box)
+
+
+def test_threads_of_a_cell_do_not_keep_running_after_it():
+    with small_box(cell_timeout=2.0) as box:
+        result = box.run(
+            "import threading\n"
+            "counter = [0]\n"
+            "def spin():\n    while True:\n        counter[0] += 1\n"
+            "for _ in range(3):\n    threading.Thread(target=spin, daemon=True).start()\n"
+        )
+        assert result.ok and "Exception in thread" not in result.stderr, result
+        first = box.run("import time\nn = counter[0]\ntime.sleep(0.3)\nprint(counter[0] - n, threading.active_count())")
+        assert first.stdout == "0 1\n", first  # nothing counts between or during later cells
+        assert_healthy(box)

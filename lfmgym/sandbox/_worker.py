@@ -31,6 +31,7 @@ import resource
 import signal
 import struct
 import sys
+import threading
 import time
 import traceback
 
@@ -185,6 +186,9 @@ class Worker:
                 os.dup2(fd, target)
                 os.close(fd)
         signal.signal(signal.SIGALRM, self._on_alarm)
+        # A leftover thread stopped at the end of its cell ends quietly (see _stop_leftover_threads).
+        default_hook = threading.excepthook
+        threading.excepthook = lambda args: None if args.exc_type is CellTimeout else default_hook(args)
         # A process forked by model code must never speak on the protocol pipe.
         os.register_at_fork(after_in_child=self._after_fork_in_child)
         self.channel.send({"op": "ready", "pid": os.getpid(), "uid": os.getuid()})
@@ -259,6 +263,23 @@ class Worker:
         return live
 
     # -- cells -------------------------------------------------------------------------
+    @staticmethod
+    def _stop_leftover_threads(before, grace=0.2):
+        """A cell's threads end with the cell: raise CellTimeout in each Python thread it left
+        running (it lands at the thread's next bytecode); return how many are still alive after
+        ``grace`` seconds (blocked in C code, e.g. a long sleep)."""
+        left = [t for t in threading.enumerate() if t.ident not in before and t.is_alive()]
+        if not left:
+            return 0
+        import ctypes
+
+        for thread in left:
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(CellTimeout))
+        deadline = time.monotonic() + grace
+        for thread in left:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return sum(t.is_alive() for t in left)
+
     def _format_exception(self, exc):
         # Drop the worker's own frames so the model sees only its code.
         # The innermost frames only: a deep recursion must not cost seconds of formatting.
@@ -273,6 +294,7 @@ class Worker:
         linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
         stdout, stderr = _CappedText(self.output_limit, 1), _CappedText(self.output_limit, 2)
         saved = sys.stdout, sys.stderr
+        threads_before = {t.ident for t in threading.enumerate()}
         sys.stdout, sys.stderr = stdout, stderr
         error = limit = None
         exit_code = 0
@@ -317,6 +339,10 @@ class Worker:
             self.in_cell = False
             signal.setitimer(signal.ITIMER_REAL, 0)
             sys.stdout, sys.stderr = saved
+        left = self._stop_leftover_threads(threads_before)
+        if left:
+            stderr.write(f"[{left} thread(s) started by this cell were still running after it and could not be "
+                         "stopped (blocked in C code); they keep running]\n")
         if self.reap_strays:
             self._reap_stray_processes()
         result = {
