@@ -277,3 +277,11 @@ def test_malformed_entries_name_the_problem():
         entry_task({**entry, "involved_classes": ["WebSearchAPI"]}, entry["ground_truth"])
     with pytest.raises(ValueError, match="neither a category"):
         load_tasks("simple_python_3")
+
+
+@pytest.mark.parametrize("env_kwargs", [{"tool_format": "json"}, {"bfcl": ["multi_turn_miss_func_0", "multi_turn_long_context_5"]}])
+def test_conformance_kit_passes(env_kwargs):
+    from lfmgym.testing import check_env
+
+    report = check_env("bfcl_multi_turn", env_kwargs=env_kwargs, n_tasks=6, n_junk=200)
+    assert report.ok, report
