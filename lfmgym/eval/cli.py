@@ -81,8 +81,9 @@ def add_commands(subparsers) -> None:
     p.set_defaults(func=_cmd_eval_envs)
     sub = p.add_subparsers(dest="eval_mode", metavar="{bfcl}")
 
-    b = sub.add_parser("bfcl", help="BFCL AST categories from predictions or a model",
-                       description="Score BFCL AST categories with lfmgym's tool-call AST matcher.")
+    b = sub.add_parser("bfcl", help="BFCL single-turn categories (non-live, live, relevance) from predictions or a model",
+                       description="Score BFCL's single-turn categories as the official bfcl-eval checker does "
+                                   "(--lenient: lfmgym's semantic matcher), grouped and averaged as on the leaderboard.")
     b.add_argument("--data", default=None, help="directory of BFCL_v*_<category>.json files and possible_answer/ "
                                                 "(default: the BFCL v4 data bundled with lfmgym; see `lfmgym data`)")
     src = b.add_mutually_exclusive_group(required=True)
