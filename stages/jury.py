@@ -42,6 +42,7 @@ class Rollout:
     prompt_ids: list[int] | None = None
     completion_ids: list[int] = field(default_factory=list)   # generated + feedback ids, as played
     completion_mask: list[int] = field(default_factory=list)  # 1 on generated ids only
+    rank: int = 0  # the process that played it
 
     @classmethod
     def of(cls, kind: str, record: Any) -> "Rollout":
@@ -50,7 +51,8 @@ class Rollout:
                    components=dict(record.components), token_ids=[list(t.ids or []) for t in record.turns],
                    finished=[bool(t.finished) for t in record.turns], doom_loop=bool(record.episode_loop),
                    prompt_ids=None if record.prompt_ids is None else list(record.prompt_ids),
-                   completion_ids=record.completion_ids, completion_mask=record.env_mask)
+                   completion_ids=record.completion_ids, completion_mask=record.env_mask,
+                   rank=int(getattr(record, "rank", 0)))
 
     @property
     def length(self) -> int:
@@ -59,7 +61,7 @@ class Rollout:
     def summary(self, index: int) -> dict[str, Any]:
         return {"index": index, "kind": self.kind, "reward": self.reward, "components": self.components,
                 "scores": self.scores, "aggregate": self.aggregate, "doom_loop": self.doom_loop,
-                "length": self.length, "turns": len(self.token_ids)}
+                "length": self.length, "turns": len(self.token_ids), "rank": self.rank}
 
 
 @dataclass

@@ -28,7 +28,11 @@ def process_state():
     from accelerate import PartialState
 
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        return PartialState(timeout=process_group_timeout())
+        import torch
+
+        # Several processes without a GPU (torchrun / accelerate launch --multi_gpu on a CPU box):
+        # accelerate only forms a gloo process group when told it runs on the CPU.
+        return PartialState(cpu=not torch.cuda.is_available(), timeout=process_group_timeout())
     return PartialState()
 
 
@@ -48,6 +52,9 @@ def play_split(play: Callable[[list[Any], list[int]], list[Any]], tasks: Sequenc
     n, p, r = len(tasks), state.num_processes, state.process_index
     lo, hi = n * r // p, n * (r + 1) // p
     mine = play(tasks[lo:hi], seeds[lo:hi]) if hi > lo else []
+    for rec in mine:
+        if hasattr(rec, "rank"):
+            rec.rank = r
     gathered = gather_object([(lo, mine)])  # one (offset, records) per process
     out: list[Any] = [None] * n
     for offset, recs in gathered:

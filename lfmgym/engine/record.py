@@ -85,6 +85,7 @@ class EpisodeRecord:
     info: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
     wall_s: float = 0.0
+    rank: int = 0  # the process that played it (accelerate launch)
 
     # ------------------------------------------------------------------ derived views
 
@@ -169,4 +170,5 @@ class EpisodeRecord:
             "prompt_tokens": None if self.prompt_ids is None else len(self.prompt_ids),
             "feedback_tokens": sum(len(t.feedback_ids) for t in self.turns),
             "wall_s": round(self.wall_s, 4),
+            "rank": self.rank,
         }
