@@ -14,6 +14,8 @@ def _cmd_sweep(args) -> int:
     from lfmgym.sweep.space import grid_points, load_sweep
 
     spec = load_sweep(args.sweep)
+    if args.early_stop:
+        spec.early_stop["type"] = args.early_stop
     out = args.out or f"sweeps/{spec.name}"
     Console().print(f"sweep {spec.name!r}: {spec.n_trials} trials, {spec.search['algorithm']} search, "
                     f"early stop {spec.early_stop['type']}, executor {args.executor or spec.executor['type']}, "
@@ -37,7 +39,7 @@ def _cmd_sweep(args) -> int:
     Console().print(table)
     s = summary(rows, spec.metric)
     print(f"{s['trials']} trials: {s['ok']} finished, {s['pruned']} pruned, {s['failed']} failed; "
-          f"{s['trial_seconds']:.1f} trial-seconds")
+          f"{s['trial_seconds']:.1f} trial-seconds, {s['trial_cpu_seconds']:.1f} CPU-seconds")
     print(f"results: {out}/results.md, results.csv, results.json, metric_vs_params.png")
     return 0 if any(r["status"] == "ok" for r in rows) else 1
 
@@ -49,6 +51,7 @@ def add_commands(subparsers) -> None:
     p.add_argument("--executor", choices=["optuna", "ray"], help="override executor.type")
     p.add_argument("--parallel", type=int, help="trials at a time")
     p.add_argument("--address", help="ray executor: cluster address ('auto' for an existing cluster)")
+    p.add_argument("--early-stop", choices=["asha", "median", "none"], help="override early_stop.type")
     p.add_argument("--retry-failed", action="store_true", help="run trials that failed again")
     p.add_argument("--dry-run", action="store_true", help="validate and show the space without running")
     p.set_defaults(func=_cmd_sweep)

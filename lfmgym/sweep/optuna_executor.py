@@ -110,7 +110,7 @@ def optuna_rows(study, spec: SweepSpec) -> list[dict[str, Any]]:
         elapsed = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete and t.datetime_start else 0.0
         rows.append({"id": _trial_id(t.number), "params": overrides_of(t.params, spec), "status": status[t.state],
                      "metric": value, "metrics": a.get("metrics", {}), "reports": len(t.intermediate_values),
-                     "error": a.get("error"), "time_s": a.get("time_s", round(elapsed, 2))})
+                     "error": a.get("error"), "time_s": a.get("time_s", round(elapsed, 2)), "cpu_s": a.get("cpu_s")})
     return rows
 
 
@@ -210,7 +210,7 @@ def _tell(study, trial, d: Path, returncode: int | None, timed_out: bool) -> dic
         reason = "timed out" if timed_out else f"trial process exited with {returncode} without a result"
         result = {"id": _trial_id(trial.number), "status": "failed", "metric": None, "metrics": {},
                   "error": f"{reason}; log tail: {tail}", "time_s": round(time.time() - trial.datetime_start.timestamp(), 2)}
-    for key in ("metrics", "error", "time_s"):
+    for key in ("metrics", "error", "time_s", "cpu_s"):
         if result.get(key) is not None:
             trial.set_user_attr(key, result[key])
     if result["status"] == "ok":

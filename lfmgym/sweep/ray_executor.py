@@ -15,6 +15,7 @@ directory, where the pipeline resumes from its checkpoints.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +40,12 @@ def _trainable(config: dict[str, Any], *, spec: SweepSpec, out: str, cwd: str) -
         os.chdir(cwd)
     trial_id = _trial_name(tune.get_context().get_trial_id())
     params = {k: config[k] for k in config}
+    t0, c0 = time.time(), time.process_time()
 
     def engine_report(value: float, step: int, metrics: dict[str, float]) -> None:
-        tune.report({**metrics, OBJECTIVE: value, "step": step})
+        # The compute so far goes with every report: a trial the scheduler stops has no final one.
+        tune.report({**metrics, OBJECTIVE: value, "step": step, "trial_time_s": round(time.time() - t0, 2),
+                     "trial_cpu_s": round(time.process_time() - c0, 2)})
 
     overrides = overrides_of(params, spec)
     result = run_trial({"id": trial_id, "target": spec.target, "base": spec.base, "params": overrides,
@@ -50,7 +54,7 @@ def _trainable(config: dict[str, Any], *, spec: SweepSpec, out: str, cwd: str) -
     if result["status"] == "failed":
         raise RuntimeError(result["error"])
     tune.report({**result["metrics"], OBJECTIVE: result["metric"], "step": max(result["reports"], 1),
-                 "final": 1, "trial_time_s": result["time_s"]})
+                 "final": 1, "trial_time_s": result["time_s"], "trial_cpu_s": result["cpu_s"]})
 
 
 def _search_alg(spec: SweepSpec):
@@ -131,7 +135,8 @@ def _rows(results, spec: SweepSpec) -> list[dict[str, Any]]:
         params = overrides_of({k: res.config[k] for k in res.config}, spec)
         row = {"id": Path(res.path).name, "params": params, "metric": m.get(OBJECTIVE), "metrics": {},
                "reports": int(m.get("step") or 0), "error": None,
-               "time_s": round(float(m.get("trial_time_s", m.get("time_total_s", 0.0))), 2)}
+               "time_s": round(float(m.get("trial_time_s", m.get("time_total_s", 0.0))), 2),
+               "cpu_s": m.get("trial_cpu_s")}
         if res.error is not None:
             row.update(status="failed", metric=None, error=str(res.error).strip().splitlines()[-1][:300])
         elif m.get("final"):

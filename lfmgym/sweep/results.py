@@ -2,7 +2,7 @@
 ``results.csv``, ``results.md`` and ``metric_vs_params.png`` in the sweep directory.
 
 A row: ``{"id", "params", "status": ok | pruned | failed, "metric", "metrics", "reports", "error",
-"time_s"}``. Finished trials come first, best metric first; then pruned ones (their metric is the
+"time_s", "cpu_s"}`` (wall and CPU seconds of the trial's run). Finished trials come first, best metric first; then pruned ones (their metric is the
 last intermediate value), then failures.
 """
 
@@ -35,6 +35,7 @@ def summary(rows: list[dict[str, Any]], metric: dict[str, Any]) -> dict[str, Any
         "trials": len(rows),
         **{status: sum(r["status"] == status for r in rows) for status in _STATUS_ORDER},
         "trial_seconds": round(sum(float(r.get("time_s") or 0.0) for r in rows), 2),
+        "trial_cpu_seconds": round(sum(float(r.get("cpu_s") or 0.0) for r in rows), 2),
         "reports": sum(int(r.get("reports") or 0) for r in rows),
         "best": {"id": ok[0]["id"], "metric": ok[0]["metric"], "params": ok[0]["params"]} if ok else None,
     }
@@ -45,12 +46,12 @@ def results_table(rows: list[dict[str, Any]], metric: dict[str, Any]) -> tuple[l
     extra = sorted({k for r in rows for k in r.get("metrics", {})})
     if metric.get("stage", "last") == "last" and metric.get("env", "mean") == "mean":
         extra = [k for k in extra if k != metric["name"]]  # the same number as the metric column
-    header = ["trial", "status", metric["name"], *params, *extra, "reports", "time_s", "error"]
+    header = ["trial", "status", metric["name"], *params, *extra, "reports", "time_s", "cpu_s", "error"]
     body = []
     for r in rows:
         p = r.get("params", {})
         body.append([r["id"], r["status"], r.get("metric"), *[p.get(k) for k in params],
-                     *[r.get("metrics", {}).get(k) for k in extra], r.get("reports"), r.get("time_s"),
+                     *[r.get("metrics", {}).get(k) for k in extra], r.get("reports"), r.get("time_s"), r.get("cpu_s"),
                      r.get("error") or ""])
     return header, body
 
@@ -79,7 +80,8 @@ def write_results(out: Path, rows: list[dict[str, Any]], metric: dict[str, Any])
     md += ["| " + " | ".join(_fmt(v).replace("|", "\\|") for v in line) + " |" for line in body]
     best = info["best"]
     md += ["", f"{info['trials']} trials: {info['ok']} finished, {info['pruned']} pruned, {info['failed']} failed; "
-               f"{info['trial_seconds']:.1f} trial-seconds, {info['reports']} intermediate reports; best "
+               f"{info['trial_seconds']:.1f} trial-seconds ({info['trial_cpu_seconds']:.1f} CPU), "
+               f"{info['reports']} intermediate reports; best "
                + (f"{metric['name']} {best['metric']:.4g} ({best['id']})" if best else "none")]
     (out / "results.md").write_text("\n".join(md) + "\n")
     _plot(out / "metric_vs_params.png", rows, metric)

@@ -79,14 +79,14 @@ def run_trial(spec: dict[str, Any], trial_dir: Path, engine_report: EngineReport
     ``report_key``) into ``trial_dir/run``; never raises for a failing or pruned trial.
 
     Returns (and writes as ``result.json``) ``{"id", "params", "status": ok | pruned | failed,
-    "metric", "metrics", "reports", "error", "time_s"}``; a pruned trial's metric is its last
-    intermediate value.
+    "metric", "metrics", "reports", "error", "time_s", "cpu_s"}``; a pruned trial's metric is its
+    last intermediate value.
     """
     trial_dir = Path(trial_dir)
     trial_dir.mkdir(parents=True, exist_ok=True)
-    t0 = time.time()
+    t0, c0 = time.time(), time.process_time()
     result: dict[str, Any] = {"id": spec["id"], "params": spec["params"], "status": "ok", "metric": None,
-                              "metrics": {}, "reports": 0, "error": None, "time_s": 0.0}
+                              "metrics": {}, "reports": 0, "error": None, "time_s": 0.0, "cpu_s": 0.0}
     reports = _Reports(spec["report_key"], engine_report, trial_dir / "reports.jsonl")
     try:
         from lfmgym.stages.config import load_config
@@ -114,6 +114,7 @@ def run_trial(spec: dict[str, Any], trial_dir: Path, engine_report: EngineReport
         result["traceback"] = traceback.format_exc(limit=8)
     result["reports"] = reports.step
     result["time_s"] = round(time.time() - t0, 2)
+    result["cpu_s"] = round(time.process_time() - c0, 2)  # all threads of this process: compute, not waiting
     (trial_dir / "result.json").write_text(json.dumps(result, indent=2, default=str))
     return result
 
