@@ -82,6 +82,11 @@ def test_raw_text_decodes_like_bfcl_and_decoded_strings_run_like_bfcl():
     assert [c.kwargs for c in mt.decode_step("[sort('a.txt'), cd(folder='x')]")] == [{}, {"folder": "x"}]
     assert mt.decode_step("I cannot do that.") is None
     assert mt.decode_step("<|tool_call_start|>[ls(a=True)]<|tool_call_end|>")[0].kwargs == {"a": True}
+    assert mt.decode_step("```\n[cd(folder=docs)]\n```")[0].kwargs == {"folder": "docs"}  # a bare name is text
+    (edit,) = mt.decode_step("[edit_ticket(ticket_id=1, updates={'priority': 3})]")
+    assert edit.kwargs["updates"] == {"priority": 3}
+    (nested,) = mt.decode_step("[cat(file_name=echo(content='a.txt'))]")  # BFCL runs a nested call
+    assert nested.kwargs["file_name"].name == "echo"
     # Decoded call strings: positional arguments bind by position, as BFCL's eval does.
     assert mt.decode_step(["sort('a.txt')"])[0].args == ("a.txt",)
     assert mt.decode_step([{"cd": '{"folder": "x"}'}])[0].kwargs == {"folder": "x"}

@@ -104,21 +104,51 @@ def _fc_call(item: dict[str, Any]) -> Call:
     return Call(name, (), dict(args))
 
 
+def _executable(value: Any) -> Any:
+    """A decoded argument as BFCL's ``parse_nested_value`` renders it for execution: a dict whose
+    values are all dicts is a nested call ``{name: {arguments}}``."""
+    if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+        name, args = next(iter(value.items()))
+        return Call(str(name), (), {str(k): _executable(v) for k, v in args.items()})
+    if isinstance(value, dict):
+        return {k: _executable(v) for k, v in value.items()}
+    return value
+
+
+def _decode_text(text: str) -> list[Call] | None:
+    from lfmgym.toolcalls import JSON_START, PY_START
+
+    if PY_START in text or JSON_START in text:  # lfmgym's own formats (LFM2 blocks, JSON)
+        from lfmgym.eval.bfcl_decode import decode_output
+
+        calls, _ = decode_output(text)
+        return None if calls is None else [Call(c.name, (), dict(c.arguments)) for c in calls]
+    from lfmgym.eval.bfcl_official import decode_official, is_call_list
+
+    try:
+        decoded = decode_official(text, "python")
+    except Exception:  # BFCL skips a step whose text does not decode, whatever the reason
+        return None
+    if not is_call_list(decoded):
+        return None
+    return [Call(name, (), {str(k): _executable(v) for k, v in args.items()})
+            for item in decoded for name, args in item.items()]
+
+
 def decode_step(step: Any) -> list[Call] | None:
     """The calls of one step of a result file; ``None`` when it does not decode (BFCL skips such a
     step: it counts as a text reply).
 
-    A string is a raw model message, decoded as BFCL decodes a prompting model's output
-    (:func:`lfmgym.eval.bfcl_decode.decode_output`: keyword arguments only, a bare name read as
-    its text). A list holds decoded call strings, run as BFCL runs them (positional arguments
-    bind by position), or ``{name: arguments}`` items of a function-calling model.
+    A string is a raw model message, decoded as BFCL decodes a prompting model's output for
+    execution (:func:`lfmgym.eval.bfcl_official.decode_official`: keyword arguments only, a bare
+    name read as its text, ``{name: {...}}`` values run as nested calls); LFM2 tool-call blocks and
+    the JSON format are read too. A list holds decoded call strings, run as BFCL runs them
+    (positional arguments bind by position), or ``{name: arguments}`` items of a function-calling
+    model.
     """
-    from lfmgym.eval.bfcl_decode import decode_output
-
     try:
         if isinstance(step, str):
-            calls, _ = decode_output(step)
-            return None if calls is None else [Call(c.name, (), dict(c.arguments)) for c in calls]
+            return _decode_text(step)
         if isinstance(step, dict):
             return [_fc_call(step)]
         if isinstance(step, list):
