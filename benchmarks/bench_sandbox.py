@@ -4,7 +4,12 @@ Baseline (same run): start a new bubblewrap sandbox, run the cell, close it, eve
 Goal: persistent median <= 10 ms and >= 5x faster than the baseline.
 Also reports injecting a 1M-character ``context`` and one host-function round trip.
 
-    python benchmarks/bench_sandbox.py [--cells 200] [--fresh 20]
+Whole-sandbox memory: a sandbox with ``memory_mb=512`` whose cell forks ``--children`` processes
+of 200 MiB each; a 10 ms sampler sums the PSS of every process of the sandbox. Goal: the peak
+stays under ~512 MiB (10% allowance for the watchdog's poll), with the cgroup where the kernel
+allows one and with the watchdog alone.
+
+    python benchmarks/bench_sandbox.py [--cells 200] [--fresh 20] [--children 6]
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-from lfmgym.sandbox import Sandbox
+from lfmgym.sandbox import Sandbox, limits
+from lfmgym.sandbox import sandbox as sandbox_module
 
 CELL = "x = 1 + 1"
 
@@ -31,10 +37,60 @@ def timed(fn, repeats: int) -> list[float]:
     return samples
 
 
+CHILDREN = """
+import os, time
+kids = []
+for i in range({n}):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            block = bytearray(200 << 20)
+            block[::4096] = b"1" * len(block[::4096])
+            time.sleep(1.5)
+        finally:
+            os._exit(0)
+    kids.append(pid)
+for pid in kids:
+    os.waitpid(pid, 0)
+"""
+
+
+def memory_peak(children: int, allow_cgroups: bool) -> tuple[str, float, str | None]:
+    """(mechanism, peak MiB of the whole sandbox, the cell's limit) for one run."""
+    import functools
+    import threading
+    import warnings
+
+    original = sandbox_module.MemoryGuard
+    sandbox_module.MemoryGuard = functools.partial(limits.MemoryGuard, allow_cgroups=allow_cgroups)
+    try:
+        with warnings.catch_warnings():  # the watchdog-only run warns that it has no cgroup
+            warnings.simplefilter("ignore")
+            box = Sandbox(cell_timeout=30.0, episode_timeout=60.0, memory_mb=512)
+            box.start()
+        with box:
+            box.start()
+            peak, done = [0], threading.Event()
+
+            def sample() -> None:
+                while not done.wait(0.01):
+                    peak[0] = max(peak[0], limits.tree_memory(box._proc.pid))
+
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
+            result = box.run(CHILDREN.format(n=children))
+            done.set()
+            sampler.join()
+            return box._guard.mechanism, peak[0] / (1 << 20), result.limit
+    finally:
+        sandbox_module.MemoryGuard = original
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cells", type=int, default=200, help="cells timed in the persistent worker")
     parser.add_argument("--fresh", type=int, default=20, help="fresh sandboxes timed for the baseline")
+    parser.add_argument("--children", type=int, default=6, help="200 MiB children in the memory test (0: skip)")
     args = parser.parse_args(argv)
 
     with Sandbox(host_functions={"llm_query": lambda prompt: prompt[::-1]}) as box:
@@ -73,6 +129,16 @@ def main(argv: list[str] | None = None) -> int:
     console.print(
         f"speedup {speedup:.1f}x; goal (<= 10 ms and >= 5x): {'MET' if goal else 'NOT MET'}",
     )
+    if args.children:
+        memory = Table(title=f"memory_mb=512, {args.children} children x 200 MiB: peak of the whole sandbox")
+        for column in ("mechanism", "peak MiB (sum of PSS)", "cell limit"):
+            memory.add_column(column)
+        for allow in (True, False):
+            mechanism, peak, limit = memory_peak(args.children, allow)
+            memory.add_row(mechanism, f"{peak:.0f}", str(limit))
+            goal = goal and peak <= 512 * 1.1 and limit == "memory"
+        console.print(memory)
+        console.print(f"memory goal (peak <= ~512 MiB, limit reported): {'MET' if goal else 'NOT MET'}")
     return 0 if goal else 1
 
 

@@ -10,10 +10,9 @@
 * a hard cap under it where the kernel lets this process make a cgroup: ``cgroup v2`` (a child
   cgroup of our own with ``memory.max``, swap off, when the memory controller is delegated to
   us) or ``cgroup v1`` (a child of our memory cgroup with ``memory.limit_in_bytes`` and memsw,
-  when that hierarchy is writable: root on most hosts and VMs). The cap is the limit plus
-  ``CGROUP_HEADROOM`` for the file cache a cgroup also counts (so a single process still meets
-  its own address-space limit, a clean ``MemoryError``, before the cgroup reclaims and stalls);
-  with a cgroup the watchdog reads one usage file per poll and lists processes only above it.
+  when that hierarchy is writable: root on most hosts and VMs), at the limit plus
+  ``CGROUP_HEADROOM`` (0: the file cache a cgroup also counts is reclaimed first). With a
+  cgroup the watchdog reads one usage file per poll and lists processes only above the limit.
 
 The sandboxed process joins the cgroup before bubblewrap starts (:meth:`MemoryGuard.wrap`), so
 nothing it forks can escape; sandboxed code cannot see ``/sys/fs/cgroup`` at all. Which mechanism
@@ -32,7 +31,7 @@ import warnings
 from pathlib import Path
 
 POLL_S = 0.02
-CGROUP_HEADROOM = 64 << 20
+CGROUP_HEADROOM = 0
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 _warned = False
 
