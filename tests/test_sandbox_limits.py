@@ -70,7 +70,7 @@ def test_many_children_stay_under_the_sandbox_memory_limit(mechanism):
         assert result.limit == "memory", result
         assert "memory limit of 512 MiB" in result.error
         # The watchdog overshoots by what five processes allocate in one poll; a cgroup caps that.
-        allowed = 512 * 1.2
+        allowed = 512 * (1.02 if box._guard.cgroup is not None else 1.25)
         print(f"peak {sampler.peak / MiB:.0f} MiB with {box._guard.mechanism}")
         assert sampler.peak <= allowed * MiB, f"peak {sampler.peak / MiB:.0f} MiB with {box._guard.mechanism}"
         after = box.run("print('ok')")
