@@ -27,7 +27,7 @@ class TransformersBackend:
         device: where to run (``"cpu"``, ``"cuda"``, ...); ``None`` keeps the model where it is.
         batch_size: rows (prompt x sample) generated together; lower it when memory is short.
         chat_template_kwargs: extra keyword arguments for ``apply_chat_template`` (e.g. ``tools``).
-        stopping_criteria: see :class:`lfmgym.engine.HFGenerator`.
+        loop_stop: stop doom loops while generating (see :class:`lfmgym.engine.HFGenerator`).
     """
 
     def __init__(
@@ -38,7 +38,7 @@ class TransformersBackend:
         device: str | None = None,
         batch_size: int = 32,
         chat_template_kwargs: dict[str, Any] | None = None,
-        stopping_criteria: Any = None,
+        loop_stop: Any = None,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size: must be >= 1, got {batch_size}")
@@ -49,7 +49,7 @@ class TransformersBackend:
         self.codec = ChatCodec(tokenizer, chat_template_kwargs=chat_template_kwargs,
                                generation_eos=getattr(getattr(model, "generation_config", None), "eos_token_id", None))
         self.token_generator = HFGenerator(model, self.codec, batch_size=batch_size,
-                                           stopping_criteria=stopping_criteria)
+                                           loop_stop=loop_stop)
         self.batch_size = int(batch_size)
         self.stop_token_ids = self.codec.stop_ids
         self.pad_token_id = self.codec.pad_id

@@ -102,19 +102,21 @@ class HFGenerator:
         synced_gpus: ``None`` lets transformers decide (it turns it on under ZeRO-3 / FSDP with
             several ranks: every rank must then make the same calls, which the engine's lockstep
             mode guarantees); ``True``/``False`` force it.
-        stopping_criteria: a factory ``(prompt_len) -> StoppingCriteria`` applied to every call
-            (e.g. stop a turn as soon as it is a confirmed doom loop).
+        loop_stop: a :class:`lfmgym.rewards.loop_stopping.LoopStop` (or ``None``): end a row as
+            soon as its tail is a confirmed doom loop; the turn is marked ``stopped_loop`` (a doom
+            loop, ``finished=False``) and the tokens it saved are counted in ``tokens_saved``.
     """
 
     def __init__(self, model: Any, codec: ChatCodec, *, batch_size: int = 32, synced_gpus: bool | None = None,
-                 stopping_criteria: Any = None):
+                 loop_stop: Any = None):
         if batch_size < 1:
             raise ValueError(f"batch_size: must be >= 1, got {batch_size}")
         self.model = model
         self.codec = codec
         self.batch_size = int(batch_size)
         self.synced_gpus = synced_gpus
-        self.stopping_criteria = stopping_criteria
+        self.loop_stop = loop_stop if loop_stop is not None and getattr(loop_stop, "enabled", True) else None
+        self.tokens_saved = 0
         # Sub-model calls (llm_query) come from env worker threads while the engine generates:
         # one generate at a time on a model.
         self._lock = threading.RLock()
@@ -167,8 +169,9 @@ class HFGenerator:
         if not greedy:
             extra["logits_processor"] = LogitsProcessorList([_seeded_sampler(seeds, temperature, top_p, logprobs)])
         stopper = None
-        if self.stopping_criteria is not None:
-            stopper = self.stopping_criteria(width)
+        if self.loop_stop is not None:
+            stopper = self.loop_stop.criterion(width, max(caps), eos_token_id=self.codec.stop_ids,
+                                               tokenizer=self.codec.tokenizer)
             extra["stopping_criteria"] = StoppingCriteriaList([stopper])
         t0 = time.perf_counter()
         with torch.inference_mode():
@@ -180,7 +183,9 @@ class HFGenerator:
                 temperature=None, top_p=None, top_k=None, **extra,
             )
         latency = (time.perf_counter() - t0) / len(prompts)
-        stopped = set(getattr(stopper, "stopped_rows", ()) or ())
+        stopped = set(getattr(stopper, "stopped", {}) or {})
+        if stopper is not None:
+            self.tokens_saved += sum(caps[row] - n for row, n in stopper.stopped.items() if caps[row] > n)
         results = []
         for row, new in enumerate(out[:, width:].tolist()):
             ids, finished = self.codec.cut_at_stop(new, caps[row])
