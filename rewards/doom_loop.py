@@ -445,9 +445,12 @@ def detect_doom_loops(
     starts: list[int | None] = [None] * B
     periods: list[int | None] = [None] * B
     for i in np.flatnonzero(period > 0).tolist():
-        words = text_units(completions[i], "word") if base_unit == "word" else None
-        chars = list(completions[i]) if base_unit == "char" else None
-        units = words if words is not None else chars if chars is not None else batch.ids[i, : lengths[i]].tolist()
+        if base_unit == "word":
+            units: Any = text_units(completions[i], "word")
+        elif base_unit == "char":
+            units = completions[i]
+        else:  # only the period's ids matter, and only to see digits
+            units = batch.ids[i, lengths[i] - int(period[i]): lengths[i]].tolist() if digits else None
         kinds[i] = _kind(int(code[i]), int(period[i]), int(covered[i]), units, base_unit, rules, digits)
         periods[i], starts[i] = int(period[i]), lengths[i] - int(covered[i])
     if unit == "text":
