@@ -76,6 +76,9 @@ def add_commands(subparsers) -> None:
                    help="wall-clock limit of one episode (episode_timeout)")
     p.add_argument("--max-episode-tokens", type=int, default=None,
                    help="generated tokens per episode, all turns (token_budget)")
+    p.add_argument("--stop-loops", action="store_true",
+                   help="transformers: end a turn as soon as it is a confirmed doom loop (counted as one; "
+                        "saves the tokens to the cap)")
     p.add_argument("--compare", nargs="*", default=[], help="earlier result dirs to put beside this run in the report")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_eval_envs)
@@ -142,6 +145,10 @@ def _cmd_eval_envs(args) -> int:
     budgets = Budgets(max_step_s=args.max_step_s, max_episode_s=args.max_episode_s,
                       max_episode_tokens=args.max_episode_tokens)
     backend, model_name = _backend(args)
+    if args.stop_loops and hasattr(backend, "token_generator") and hasattr(backend.token_generator, "loop_stop"):
+        from lfmgym.rewards.loop_stopping import LoopStop
+
+        backend.token_generator.loop_stop = LoopStop(enabled=True)
     episodes = None
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
