@@ -57,9 +57,19 @@ def build_sft_dataset(cfg: dict, n: int | None = None):
 
 
 def precision_flags(cfg: dict) -> dict[str, bool]:
-    """TRL's bf16/fp16 flags from ``model.precision`` (TRL defaults to bf16, wrong on a CPU)."""
+    """TRL's bf16/fp16 flags from ``model.precision`` (TRL defaults to bf16, wrong on a CPU), and
+    ``use_cpu`` when several processes run without a GPU (torchrun / ``accelerate launch
+    --multi_gpu`` on a CPU box): the trainers' accelerator then joins the same gloo group as the
+    pipeline instead of each process training alone."""
+    import os
+
+    import torch
+
     p = cfg["model"]["precision"]
-    return {"bf16": p == "bf16", "fp16": p == "fp16"}
+    flags = {"bf16": p == "bf16", "fp16": p == "fp16"}
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available():
+        flags["use_cpu"] = True
+    return flags
 
 
 def length_grouping(enabled: bool) -> dict[str, Any]:

@@ -148,3 +148,31 @@ def test_two_rounds_sample_from_the_updated_policy_and_resume(tiny, tmp_path):
     run_dpo(cfg, path, stage)
     assert (r1 / "model" / "model.safetensors").stat().st_mtime == mtime  # round 1 reused, not retrained
     assert (r2 / "model" / "model.safetensors").is_file() and (stage / "model" / "model.safetensors").is_file()
+
+
+def test_jury_with_an_llm_judge_reports_agreement(tiny):
+    """A CPU-sized LLM judge (the tiny model through the ``hf`` judge) sits on the jury next to the
+    env reward and the n-gram juror; the report holds per-juror scores, how often leaving each
+    juror out changes a pick, and the agreement between jurors."""
+    from lfmgym.stages.dpo import make_pairs
+    from lfmgym.stages.judges import hf_judge
+    from lfmgym.stages.jury import Jury
+
+    _, tok, path = tiny
+    call = "<|tool_call_start|>[capital(country='peru')]<|tool_call_end|>"
+    good, _ = _record(tok, [call, "Lima"])
+    wrong, _ = _record(tok, ["Paris"])
+    loop, _ = _record(tok, ["Lima Lima Lima Lima Lima Lima Lima Lima Lima Lima Lima Lima Lima Lima Lima Lima"],
+                      capped_first=True)
+    groups = [Group(env="capitals", task_id=TASK.id, prompt=good.messages[:2],
+                    rollouts=[Rollout.of("sampled", r) for r in (good, wrong, loop)])]
+    cfg = small_config()["dpo"]["jury"]
+    jury = Jury(cfg, [("hf", hf_judge(str(path), max_new_tokens=4, fallback=0.25), 1.0)])
+    rows, summary = make_pairs(groups, jury)
+    report = summary["jury"]
+    assert report["jurors"] == ["env", "judge:hf", "ngram"]
+    assert set(report["pick_changes_without"]) == {"env", "judge:hf", "ngram"}
+    assert set(report["agreement"]) == {"env~judge:hf", "env~ngram", "judge:hf~ngram"}
+    assert report["scores"]["env"]["n"] == 3 and summary["judges"]["hf"]["calls"] == 3
+    assert rows and rows[0]["chosen_index"] == 0  # the correct episode wins; a looping or wrong one loses
+    assert rows[0]["rejected_index"] in (1, 2)
