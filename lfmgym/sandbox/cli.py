@@ -22,7 +22,8 @@ def add_commands(subparsers) -> None:
     )
     run.add_argument("file", type=Path, help="a Python file to run as __main__")
     run.add_argument("--timeout", type=float, default=10.0, metavar="S", help="wall-clock limit (default 10)")
-    run.add_argument("--memory", type=int, default=1024, metavar="MB", help="address-space limit (default 1024)")
+    run.add_argument("--memory", type=int, default=1024, metavar="MB",
+                     help="memory limit of the whole sandbox, all its processes together (default 1024)")
     run.add_argument("--output-limit", type=int, default=20_000, metavar="CHARS", help="cap on stdout and on stderr")
     run.add_argument(
         "--unsafe",
@@ -59,7 +60,7 @@ def cmd_sandbox_exec(args) -> int:
     sys.stdout.write(result.stdout)
     sys.stdout.flush()
     sys.stderr.write(result.stderr)
-    if result.error and result.exit_code != 0 and not result.error.startswith("SystemExit"):
+    if result.error and (result.exit_code != 0 or result.limit) and not result.error.startswith("SystemExit"):
         sys.stderr.write(result.error.rstrip("\n") + "\n")
     elif (result.stderr or result.stdout) and not (result.stderr or result.stdout).endswith("\n"):
         # Output cut mid-line (or a last line without newline): start the status on its own
