@@ -13,8 +13,8 @@ one (``finished=False``) with the tokens it saved::
     stop.tokens_saved # sum over stopped rows of max_new_tokens - generated
 
 Rows that already ended with EOS (then padded by ``generate``) are never judged. Cost: one
-vectorized detector call on the open rows every ``check_every`` tokens (a stop comes at most
-``check_every - 1`` tokens late). ``benchmarks/bench_loop_stopping.py`` measures tokens and wall
+vectorized detector call on the open rows' last ``3 * max_period + min_coverage + 16`` tokens
+every ``check_every`` tokens (a stop comes at most ``check_every - 1`` tokens late). ``benchmarks/bench_loop_stopping.py`` measures tokens and wall
 time saved on a looping model and whether any verdict changes (a row stopped here would have
 looped to the cap as well when the model cannot leave its loop; one that escapes later would
 have finished, which the benchmark counts). Off by default: ``LoopStop(enabled=False)`` is what
@@ -125,6 +125,10 @@ class LoopStoppingCriteria(StoppingCriteria):
         else:
             self.eos = np.atleast_1d(np.asarray(eos_token_id, dtype=np.int64))
         self.rules = dict(rules)
+        # Confirming a loop never needs more than three copies of the longest period (or the
+        # coverage rule): judge only that tail of each row, so a check costs the same at any length.
+        self.window = 3 * int(self.rules.get("max_period", DEFAULT_MAX_PERIOD)) \
+            + int(self.rules.get("min_coverage", DEFAULT_MIN_COVERAGE)) + 16
         if tokenizer is not None and "digits" not in self.rules and hasattr(tokenizer, "get_vocab"):
             self.rules["digits"] = digit_token_map(tokenizer)
         self.stopped: dict[int, int] = {}
@@ -157,7 +161,8 @@ class LoopStoppingCriteria(StoppingCriteria):
         if not rows:
             return done
         self.checks += 1
-        for r, v in zip(rows, detect_doom_loops(gen[rows], None, unit="token", metrics=False, **self.rules)):
+        tails = gen[rows, -self.window:]
+        for r, v in zip(rows, detect_doom_loops(tails, None, unit="token", metrics=False, **self.rules)):
             if v.loop:
                 self.stopped[r] = n
                 self.kinds[r] = v.kind

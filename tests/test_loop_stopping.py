@@ -33,6 +33,14 @@ def test_a_looping_row_stops_and_the_others_go_on():
     assert crit.checks == 240 // 4
 
 
+def test_only_the_tail_is_judged_and_a_late_loop_still_stops():
+    prose = list(range(1000, 1400))
+    crit = LoopStoppingCriteria(len(PROMPT), 600, check_every=8, max_period=16, min_coverage=32)
+    assert crit.window == 3 * 16 + 32 + 16
+    play(crit, [prose + [7, 8, 9, 10, 11] * 40], 600)
+    assert crit.kinds == {0: "periodic"} and 400 + 32 <= crit.stopped[0] <= 400 + 32 + 8
+
+
 def test_counters_stop_with_a_tokenizer_digit_map():
     class Tok:
         def get_vocab(self):
