@@ -353,12 +353,12 @@ def ticket_count(rng: np.random.Generator, target_chars: int, difficulty: int) -
                  cells, difficulty, target_chars)
 
 
-def _unique_top(rng: np.random.Generator, counts: Counter, choices: list[str]) -> str:
-    """The most common label of ``counts``; a tie is broken by one more item (added by the caller)."""
-    ranked = counts.most_common()
-    if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
-        return ""
-    return ranked[0][0] if ranked else choices[int(rng.integers(len(choices)))]
+def _tied_top(counts: Counter, choices: list[str]) -> list[str]:
+    """The labels sharing the highest count (every choice when nothing was counted)."""
+    if not counts:
+        return list(choices)
+    best = max(counts.values())
+    return [label for label in choices if counts.get(label, 0) == best]
 
 
 def label_aggregate(rng: np.random.Generator, target_chars: int, difficulty: int) -> Task:
@@ -368,11 +368,9 @@ def label_aggregate(rng: np.random.Generator, target_chars: int, difficulty: int
         month_index = int(rng.integers(12))
         month = _MONTHS[month_index]
         selected = [r for r in records if r["key"] == month]
-        counts = Counter(r["label"] for r in selected)
-        top = _unique_top(rng, counts, list(_CATEGORIES))
-        if not top:  # break the tie with one more ticket of a tied category
-            tied = [c for c, n in counts.items() if n == counts.most_common(1)[0][1]]
-            top = tied[int(rng.integers(len(tied)))]
+        tied = _tied_top(Counter(r["label"] for r in selected), list(_CATEGORIES))
+        top = tied[int(rng.integers(len(tied)))]
+        if len(tied) > 1:  # break the tie (or fill an empty month) with one more ticket of the top category
             tid = int(records[-1]["id"][1:]) + 1
             lines.append(_ticket(rng, tid, month_index, top))
             records.append({"id": f"T{tid}", "key": month, "label": top})
@@ -389,11 +387,9 @@ def label_aggregate(rng: np.random.Generator, target_chars: int, difficulty: int
     lines, records = _reviews(rng, target_chars + 100)
     candidates = sorted(_PRODUCTS[int(i)] for i in rng.choice(len(_PRODUCTS), size=3, replace=False))
     selected = [r for r in records if r["key"] in candidates]
-    counts = Counter(r["key"] for r in selected if r["label"] == "negative")
-    top = _unique_top(rng, counts, candidates)
-    if not top:
-        tied = [p for p, n in counts.items() if n == counts.most_common(1)[0][1]]
-        top = tied[int(rng.integers(len(tied)))]
+    tied = _tied_top(Counter(r["key"] for r in selected if r["label"] == "negative"), candidates)
+    top = tied[int(rng.integers(len(tied)))]
+    if len(tied) > 1:  # break the tie with one more negative review of the top product
         rid = int(records[-1]["id"][1:]) + 1
         lines.append(_review(rng, rid, top, "negative"))
         records.append({"id": f"R{rid}", "key": top, "label": "negative"})
