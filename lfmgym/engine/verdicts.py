@@ -17,11 +17,12 @@ def turn_loop(ids: list[int] | None, finished: bool, text: str = "") -> tuple[bo
 
     if ids:
         v = detect_doom_loop([int(t) for t in ids], finished, unit="token", metrics=False)
-    elif text:
+        if v.loop or not text:
+            return bool(v.loop), str(v.kind)
+    if text:  # also on the words: counter loops ("Step 17: ... Step 18: ...") differ in their digit tokens
         v = detect_doom_loop(text, finished, metrics=False)
-    else:
-        return False, "none"
-    return bool(v.loop), str(getattr(v, "kind", "periodic" if v.loop else "none"))
+        return bool(v.loop), str(v.kind)
+    return False, "none"
 
 
 def episode_loop(record: Any) -> tuple[bool, bool, str]:

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 import json
 import sys
 import time
@@ -76,9 +78,9 @@ def add_commands(subparsers) -> None:
                    help="wall-clock limit of one episode (episode_timeout)")
     p.add_argument("--max-episode-tokens", type=int, default=None,
                    help="generated tokens per episode, all turns (token_budget)")
-    p.add_argument("--stop-loops", action="store_true",
-                   help="transformers: end a turn as soon as it is a confirmed doom loop (counted as one; "
-                        "saves the tokens to the cap)")
+    p.add_argument("--stop-loops", action=argparse.BooleanOptionalAction, default=True,
+                   help="transformers: end a turn as soon as it is a confirmed doom loop (counted as one; saves "
+                        "the tokens to the cap; benchmarks/bench_loop_stopping.py: no verdict changed)")
     p.add_argument("--compare", nargs="*", default=[], help="earlier result dirs to put beside this run in the report")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_eval_envs)
