@@ -20,7 +20,7 @@ __all__ = ["save_run", "load_run", "markdown_report", "plot_runs", "write_report
 RESULTS_FILE = "results.json"
 # Columns of the env tables (missing metrics print as "-").
 ENV_METRICS = ("success", "pass@1", "pass@k", "parse_rate", "tool_error_rate", "doom_loop_greedy",
-               "doom_loop_sampled", "mean_tokens", "latency_s", "n")
+               "doom_loop_sampled", "doom_loop_episode", "mean_tokens", "latency_s", "n")
 PLOT_ENV_METRICS = ("success", "pass@k", "parse_rate", "doom_loop_sampled")
 # BFCL rows in the leaderboard's order (groups in bold); rows no run has are left out.
 BFCL_COLUMNS = ("overall", "single_turn", "non_live", "simple", "simple_python", "simple_java", "simple_javascript",
@@ -176,6 +176,12 @@ def table_rows(runs: list[dict[str, Any]]) -> list[tuple[str, list[str], list[li
         rows = [[m] + [_fmt(env_value(row, m), m) for row in run["envs"].values()]
                 + [_fmt(env_value(run["overall"], m), m)] for m in ENV_METRICS]
         tables.append((f"{run['label']} (rates in %)", header, rows))
+        # Episodes the engine or the env cut, by reason (turn limit, a hung step, a spent budget, ...).
+        reasons = sorted({k for row in run["envs"].values() for k in (row.get("truncated") or {})})
+        if reasons:
+            tables.append(("episodes truncated, by reason (greedy + sampled)", ["reason"] + list(run["envs"]),
+                           [[k] + [str((row.get("truncated") or {}).get(k, 0)) for row in run["envs"].values()]
+                            for k in reasons]))
         return tables
     names = _env_names(runs)
     for metric in ("success", "pass@k", "parse_rate", "doom_loop_greedy", "doom_loop_sampled"):
