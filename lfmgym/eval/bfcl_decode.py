@@ -198,3 +198,5 @@ def decode_output(text: str, language: str = "python") -> tuple[list[ToolCall] |
         return None, str(exc)
     except (RecursionError, MemoryError):  # pathologically nested input: a verdict, not a crash
         return None, "the output is nested too deeply to decode"
+    except TypeError as exc:  # e.g. an unhashable dict key, {[1]: 2}: a verdict, not a crash
+        return None, f"not decodable: {exc}"
