@@ -419,7 +419,7 @@ class Env(gymnasium.Env):
         try:
             feedback, terminated = self.handle_action(action, ep)
             feedback = list(feedback)
-        except Exception as exc:  # an env bug must surface as feedback, not kill a trainer
+        except (Exception, SystemExit) as exc:  # an env bug (or a tool's sys.exit) is feedback, not a dead trainer
             message = f"{type(exc).__name__}: {_short(exc)}"
             ep.parse_errors.append(f"{ENV_ERROR_PREFIX} {message}")
             feedback, terminated = [{"role": "user", "content": f"Error: {message}"}], False

@@ -144,7 +144,7 @@ class Toolbox:
         if self.timeout_s is None:
             try:
                 value = fn(**args)
-            except Exception as exc:  # a tool bug or bad input must not end the episode
+            except (Exception, SystemExit) as exc:  # a tool bug or bad input must not end the episode
                 return _raised(call, exc)
             return ToolResult(call, format_tool_output(value, self.output_limit))
         return self._call_with_deadline(call, fn, args)
@@ -171,13 +171,13 @@ class Toolbox:
                                     f"({time.monotonic() - started:.1f} s).", "tool_timeout")
         if "error" in outcome:
             exc = outcome["error"]
-            if not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit: not the model's doing
+            if not isinstance(exc, (Exception, SystemExit)):  # KeyboardInterrupt: the user's
                 raise exc
             return _raised(call, exc)
         return ToolResult(call, format_tool_output(outcome.get("value"), self.output_limit))
 
 
-def _raised(call: ToolCall, exc: Exception) -> ToolResult:
+def _raised(call: ToolCall, exc: BaseException) -> ToolResult:
     try:
         message = str(exc)[:1000]
     except Exception:
