@@ -133,6 +133,21 @@ def test_trainer_logs_and_evals_reach_the_installed_reporter(tmp_path):
         cb.on_log(args, state, TrainerControl(), logs=logs)
 
 
+def test_a_training_metric_is_judged_by_its_last_report(tmp_path, monkeypatch):
+    from lfmgym.sweep.trial import run_trial
+
+    monkeypatch.setenv("SWEEP_MARKER_DIR", str(tmp_path))
+    seen = []
+    spec = {"id": "t000", "target": "tests.sweep_targets:fake_grpo", "base": _base(), "params": {},
+            "overrides": {"grpo.learning_rate": 0.05}, "metric": {"name": "reward", "mode": "max"},
+            "report_key": "reward"}
+    result = run_trial(spec, tmp_path / "t000", lambda value, step, metrics: seen.append((step, value)))
+    assert result["status"] == "ok" and result["reports"] == STEPS
+    assert [s for s, _ in seen] == [1, 2, 3, 4] and result["metric"] == seen[-1][1] == pytest.approx(0.65)
+    lines = (tmp_path / "t000" / "reports.jsonl").read_text().splitlines()
+    assert [json.loads(x)["stage"] for x in lines] == ["grpo"] * STEPS
+
+
 # --------------------------------------------------------------------------- Optuna
 
 

@@ -22,8 +22,9 @@ target: lfmgym.stages.pipeline:run_pipeline               # optional: what one t
 
 The engines do the searching: this module only validates the file and translates ``space`` into
 Optuna ``suggest_*`` calls and a Ray Tune ``param_space``. ``metric`` names the final value (from
-the pipeline's ``results.json`` rows) and the intermediate one the pruner watches: the metric of
-the same name in each :func:`lfmgym.reporting.report` (``success/<env>`` for ``env: <env>``).
+the pipeline's ``results.json`` rows; a training metric such as ``reward``, absent there, is its
+last report) and the intermediate one the pruner watches: the metric of the same name in each
+:func:`lfmgym.reporting.report` (``success/<env>`` for ``env: <env>``).
 Every error names the field it is about.
 """
 

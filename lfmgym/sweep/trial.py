@@ -97,8 +97,10 @@ def run_trial(spec: dict[str, Any], trial_dir: Path, engine_report: EngineReport
         with reporting.reporting_to(reports):
             rows = target(config, trial_dir / "run", resume=True, progress=False)
         result["metric"] = trial_metric(rows, spec["metric"])
+        if result["metric"] is None:  # a training metric (e.g. reward): its last report
+            result["metric"] = reports.last.get(spec["report_key"])
         if result["metric"] is None:
-            raise ValueError(f"metric {spec['metric']['name']!r} is not in the run's results")
+            raise ValueError(f"metric {spec['metric']['name']!r} is neither in the run's results nor reported")
         last = [r for r in rows if r.get("stage") == rows[-1]["stage"]]
         for key in SUMMARY_KEYS:
             vals = [float(r[key]) for r in last if isinstance(r.get(key), (int, float))]
