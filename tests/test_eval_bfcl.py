@@ -342,3 +342,33 @@ def test_report_says_why_entries_failed(entries, tmp_path, capsys):
     print_runs([run])
     out = capsys.readouterr().out
     assert "BFCL failures by kind" in out and "wrong_value" in out and "ckpt[1]" in out  # label not eaten as markup
+
+
+def test_java_and_javascript_are_read_as_bfcls_tree_sitter_decoders_read_them():
+    """Expected values recorded from bfcl-eval 2026.3.23's own parsers (tree-sitter 0.21)."""
+    from lfmgym.eval.bfcl_source import parse_java_call, parse_js_call
+
+    assert parse_java_call("fooo(a=123)") == [{"fooo": {"a": "123"}}]
+    assert parse_java_call("f(a=1);") == [{"f": {"a": "1"}}]
+    for short in ("f(a=1)", "foo(a=123)", "x.f(a=1)", "f(a=1, b=", "f(a=1), g(b=2)", "f(a={1,2})", "f(a=1,)"):
+        with pytest.raises(SyntaxError):
+            parse_java_call(short)
+    args = parse_java_call('f(a=new HashMap<String, Object>() {{ put("k", 1); }}, b=new String[]{"a", "b"}, '
+                           'c=new ArrayList<>(Arrays.asList("a", "b")), d=(short) 5, e=x + 1, g=Foo.BAR)')[0]["f"]
+    assert args == {"a": "new HashMap<String,Object>()", "b": 'new String[]{"a","b"}',
+                    "c": 'new ArrayList<>(Arrays.asList("a", "b"))', "d": "(short)5", "e": "x+1", "g": "Foo.BAR"}
+    wrapped = 'Collections.unmodifiableMap(new HashMap<String, Object>() {{ put("k", v); }})'
+    assert parse_java_call(f"f(a={wrapped})") == [{"f": {"a": wrapped}}]
+    assert parse_java_call('f(a="éé")') == [{"f": {"a": 'éé"'}}]  # byte offsets cut a str
+    assert parse_java_call("f(1, x, a=2)") == [{"f": {None: "x", "a": "2"}}]
+    assert parse_java_call("x;f(a=1)") == [{"f": {"a": "1"}}]
+    with pytest.raises(ValueError, match="same name"):
+        parse_java_call("f(a=1, a=2)")
+    assert parse_js_call("f(a=1)") == [{"f": {"a": "1"}}]
+    assert parse_js_call("f(a=1), g(b=2)") is None  # a sequence, not a call statement
+    assert parse_js_call("f(a=1); g(b=2)") == [{"f": {"a": "1"}}]
+    assert parse_js_call("""f(a={k: 1, 'x': [1, 2]}, b="x" + "y", c=`t`, g=12n)""") == \
+        [{"f": {"a": "{k: 1, 'x': [1, 2]}", "b": 'x" + "y', "c": "`t`", "g": "12n"}}]
+    for bad in ("f(a=1", "f(a=1) g(b=2)", "a=1 b=2"):
+        with pytest.raises(SyntaxError):
+            parse_js_call(bad)
