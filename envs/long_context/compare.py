@@ -25,16 +25,24 @@ __all__ = ["compare", "format_table", "main"]
 def compare(backend: Any, *, tiers: list[int], n: int, seed: int = 10_000, families: Any = None,
             repl_kwargs: dict[str, Any] | None = None, direct_kwargs: dict[str, Any] | None = None,
             repl_max_new_tokens: int = 256, direct_max_new_tokens: int = 32, batch_size: int = 8,
-            out: Path | None = None) -> list[dict[str, Any]]:
-    """Rows ``{env, tier, n, correct, answered, sub_calls, sub_tokens, turns, wall_s}`` (means over episodes)."""
+            out: Path | None = None, envs: tuple[str, ...] = ("long_context", "long_context_direct"),
+            ) -> list[dict[str, Any]]:
+    """Rows ``{env, tier, n, correct, answered, sub_calls, sub_tokens, turns, wall_s}`` (means over episodes).
+
+    ``envs`` plays a subset (in the order given), e.g. the cheap direct baseline first.
+    """
     from lfmgym.envs.long_context.direct import LongContextDirectEnv
     from lfmgym.envs.long_context.env import LongContextEnv
     from lfmgym.rollout import ModelPolicy, run_episodes
 
     repl_kwargs = {"families": families, **(repl_kwargs or {})}
     direct_kwargs = {"families": families, **(direct_kwargs or {})}
-    plans = [("long_context", LongContextEnv, repl_kwargs, repl_max_new_tokens),
-             ("long_context_direct", LongContextDirectEnv, direct_kwargs, direct_max_new_tokens)]
+    known = {"long_context": (LongContextEnv, repl_kwargs, repl_max_new_tokens),
+             "long_context_direct": (LongContextDirectEnv, direct_kwargs, direct_max_new_tokens)}
+    unknown = [name for name in envs if name not in known]
+    if unknown or not envs:
+        raise ValueError(f"envs: expected some of {sorted(known)}, got {list(envs)}")
+    plans = [(name, *known[name]) for name in envs]
     rows = []
     for tier in tiers:
         ids = None
@@ -96,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repl-max-new-tokens", type=int, default=256)
     parser.add_argument("--direct-max-new-tokens", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--envs", default="long_context,long_context_direct", help="the envs to play, in order")
     parser.add_argument("--out", type=Path, default=None, help="directory for episodes.jsonl and table.json")
     args = parser.parse_args(argv)
 
@@ -124,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = compare(backend, tiers=tiers, n=args.n, seed=args.seed, families=families,
                    repl_kwargs=parse(args.repl_arg, "--repl-arg"), direct_kwargs=parse(args.direct_arg, "--direct-arg"),
                    repl_max_new_tokens=args.repl_max_new_tokens, direct_max_new_tokens=args.direct_max_new_tokens,
-                   batch_size=args.batch_size, out=args.out)
+                   batch_size=args.batch_size, out=args.out, envs=tuple(args.envs.split(",")))
     print(format_table(rows))
     return 0
 
