@@ -197,6 +197,7 @@ class _Run:
         self.ready: deque[int] = deque()          # live episodes waiting for their next turn
         self.futures: dict[Future, tuple[str, int]] = {}
         self.pool = ThreadPoolExecutor(max_workers=engine.workers, thread_name_prefix="lfmgym-env")
+        self.last_generate_s = 0.0
 
     # ------------------------------------------------------------------ the loop
 
@@ -223,11 +224,17 @@ class _Run:
             self.harvest(block=False)
             if self.ready and len(self.ready) < e.batch_size and self._stepping():
                 # A generation call costs about the same for 1 row as for many: give steps that are
-                # about to finish a moment to join this batch.
-                deadline = time.perf_counter() + e.coalesce_s
-                while len(self.ready) < e.batch_size and self._stepping() and time.perf_counter() < deadline:
-                    wait([f for f, (k, _) in self.futures.items()], timeout=max(0.0, deadline - time.perf_counter()),
-                         return_when=FIRST_COMPLETED)
+                # about to finish a moment to join this batch (a quarter of the last call's time,
+                # at least coalesce_s, at most 2 s), and episodes still starting up to 10 s.
+                now = time.perf_counter()
+                window = min(max(e.coalesce_s, 0.25 * self.last_generate_s), 2.0)
+                deadline = now + window
+                while len(self.ready) < e.batch_size and self._stepping():
+                    starting = any(k == "reset" and not f.done() for f, (k, _) in self.futures.items())
+                    limit = max(deadline, now + 10.0) if starting else deadline
+                    if time.perf_counter() >= limit:
+                        break
+                    wait(list(self.futures), timeout=max(0.0, limit - time.perf_counter()), return_when=FIRST_COMPLETED)
                     self.harvest(block=False)
             if self.ready:
                 self.generate_round(lockstep=False)
@@ -351,6 +358,14 @@ class _Run:
         e = self.e
         e.stats["generate_calls"] += 1
         e.stats["rows"] += len(rows) - len(fillers)
+        t0 = time.perf_counter()
+        try:
+            return self._generate_rows(rows, fillers)
+        finally:
+            self.last_generate_s = time.perf_counter() - t0
+
+    def _generate_rows(self, rows: list[_Live], fillers: set[int]) -> list[Any]:
+        e = self.e
         if e.generator is None:  # a text policy
             gens = e.policy.act([st.record.messages for st in rows], [st.record.task for st in rows])
             if len(gens) != len(rows):
