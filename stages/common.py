@@ -368,7 +368,7 @@ def trainer_callback(progress: StageProgress, log_path: Path | None = None, summ
             shown = [f"{k.split('/')[-1] if k.count('/') == 1 else k}={logs[k]:.3g}" for k in summary_keys
                      if isinstance(logs.get(k), (int, float))]
             progress.set(state.global_step, info=" ".join(shown))
-            if log_path is not None:
+            if log_path is not None and state.is_world_process_zero:  # one log, not one per rank
                 with open(log_path, "a") as fh:
                     fh.write(json.dumps({"step": state.global_step, "time": round(time.time(), 3), **logs},
                                         default=_json_default) + "\n")

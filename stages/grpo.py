@@ -44,12 +44,9 @@ from lfmgym.stages.common import (
     make_env,
     mixture_tasks,
     prompt_key,
-    quiet_trainer,
-    resume_point,
     rollout_budgets,
-    save_trained,
-    trainer_callback,
 )
+from lfmgym.stages.trainer import train_stage, trainer_config
 
 __all__ = ["EpisodeReward", "token_ngram_penalty", "EnvRollout", "build_prompt_pool", "run_grpo"]
 
@@ -63,9 +60,15 @@ class EpisodeReward:
     __name__ = "episode"
 
     def __call__(self, prompts, completions, completion_ids=None, *, env_reward, env_name, components,
-                 doom_loop, success, truncation_reason=None, log_metric=None, **_: Any) -> list[float]:
+                 doom_loop, success, truncation_reason=None, log_metric=None, all_ranks=None,
+                 **_: Any) -> list[float]:
         if log_metric is not None:
-            n = len(env_reward)
+            if all_ranks and all_ranks[0] is not None:
+                # Several processes: log means over every rank's episodes, not this rank's share.
+                g = all_ranks[0]
+                env_name, components, doom_loop, success, truncation_reason = (
+                    g["env_name"], g["components"], g["doom_loop"], g["success"], g["truncation_reason"])
+            n = len(env_name)
             keys = sorted({k for c in components for k in c})
             for key in keys:
                 values = [c[key] for c in components if key in c]
@@ -288,7 +291,21 @@ class EnvRollout:
             "doom_loop": [r.doom_loop for r in records],
             "truncation_reason": [r.truncation_reason for r in records],
             "ended_early": [r.truncation_reason == "template" for r in records],
+            "all_ranks": [self._gather_metrics(records, trainer)] * len(records),
         }
+
+    @staticmethod
+    def _gather_metrics(records, trainer) -> dict[str, list] | None:
+        """Every rank's episode metrics (for global means in the logs); ``None`` with one process."""
+        accelerator = getattr(trainer, "accelerator", None)
+        if accelerator is None or accelerator.num_processes == 1:
+            return None
+        from accelerate.utils import gather_object
+
+        mine = [(r.env_name, r.components, r.doom_loop, float(r.success), r.truncation_reason) for r in records]
+        rows = gather_object(mine)
+        return {"env_name": [x[0] for x in rows], "components": [x[1] for x in rows], "doom_loop": [x[2] for x in rows],
+                "success": [x[3] for x in rows], "truncation_reason": [x[4] for x in rows]}
 
 
 def build_prompt_pool(cfg: dict) -> tuple[list[list[dict[str, Any]]], dict[str, tuple[str, Any]]]:
@@ -306,46 +323,35 @@ def build_prompt_pool(cfg: dict) -> tuple[list[list[dict[str, Any]]], dict[str, 
     return prompts, pool
 
 
-def grpo_args(cfg: dict, output_dir: Path):
-    """The ``trl.GRPOConfig`` of the ``grpo`` section."""
+def grpo_args(cfg: dict, output_dir: Path, *, this_machine: bool = True):
+    """The ``trl.GRPOConfig`` of the ``grpo`` section (also built by ``lfmgym pipeline --check``)."""
     from trl import GRPOConfig
 
-    from lfmgym.stages.sft import precision_flags
-
     g = cfg["grpo"]
-    vllm = {}
+    own = {
+        "per_device_train_batch_size": g["prompts_per_step"] * g["num_generations"],
+        "gradient_accumulation_steps": 1,
+        "num_generations": g["num_generations"],
+        "beta": g["beta"],
+        "loss_type": g["loss_type"],
+        "scale_rewards": g["scale_rewards"],
+        "temperature": g["temperature"],
+        "top_p": g["top_p"],
+        "max_completion_length": g["max_completion_length"],
+        "mask_truncated_completions": False,  # a looping, length-capped reply must get its negative advantage
+        "log_completions": False,
+        "use_vllm": g["use_vllm"],
+    }
     if g["use_vllm"]:
-        vllm = {"use_vllm": True, "vllm_mode": g["vllm_mode"]}
+        own["vllm_mode"] = g["vllm_mode"]
         if g["vllm_server_base_url"]:
-            vllm["vllm_server_base_url"] = g["vllm_server_base_url"]
-    return GRPOConfig(
-        output_dir=str(output_dir),
-        max_steps=g["max_steps"],
-        per_device_train_batch_size=g["prompts_per_step"] * g["num_generations"],
-        gradient_accumulation_steps=1,
-        num_generations=g["num_generations"],
-        learning_rate=g["learning_rate"],
-        beta=g["beta"],
-        loss_type=g["loss_type"],
-        scale_rewards=g["scale_rewards"],
-        temperature=g["temperature"],
-        top_p=g["top_p"],
-        max_completion_length=g["max_completion_length"],
-        mask_truncated_completions=False,  # a looping, length-capped reply must get its negative advantage
-        lr_scheduler_type=g["lr_scheduler_type"],
-        warmup_steps=g["warmup_ratio"],
-        save_steps=g["save_steps"],
-        save_total_limit=2,
-        logging_steps=g["logging_steps"],
-        report_to=[],
-        disable_tqdm=True,
-        log_completions=False,
-        seed=cfg["seed"],
-        data_seed=cfg["seed"],
-        **precision_flags(cfg),
-        **vllm,
-        **g["trainer"],
-    )
+            own["vllm_server_base_url"] = g["vllm_server_base_url"]
+    # One reward function (EpisodeReward): its weights are the env's and grpo.ngram_weight.
+    return trainer_config(GRPOConfig, cfg, "grpo", output_dir, own, total_steps=g["max_steps"],
+                          fields={"per_device_train_batch_size": "grpo.prompts_per_step",
+                                  "reward_weights": "grpo.env_weight / grpo.ngram_weight"},
+                          reserved=("vllm_mode", "vllm_server_base_url", "reward_weights"),
+                          this_machine=this_machine)
 
 
 def run_grpo(cfg: dict, model_dir: Path, stage_dir: Path, progress: StageProgress | None = None) -> Path:
@@ -385,8 +391,5 @@ def run_grpo(cfg: dict, model_dir: Path, stage_dir: Path, progress: StageProgres
         processing_class=tokenizer,
         rollout_func=rollout,
     )
-    quiet_trainer(trainer)
-    trainer.add_callback(trainer_callback(progress, stage_dir / "log.jsonl", ("reward", "episodes/doom_loop_ratio")))
-    with progress.phase("grpo: training", total=g["max_steps"]):
-        trainer.train(resume_from_checkpoint=resume_point(stage_dir, progress))
-    return save_trained(trainer, tokenizer, stage_dir / "model")
+    return train_stage(trainer, tokenizer, stage_dir, progress, phase="grpo: training", total=g["max_steps"],
+                       summary_keys=("reward", "episodes/doom_loop_ratio"))
