@@ -29,6 +29,7 @@ from lfmgym.eval.bfcl import (
     decode_output,
     generate_predictions,
     load_bfcl,
+    load_prediction_rows,
     load_predictions,
     score_output,
     score_predictions,
@@ -372,3 +373,19 @@ def test_java_and_javascript_are_read_as_bfcls_tree_sitter_decoders_read_them():
     for bad in ("f(a=1", "f(a=1) g(b=2)", "a=1 b=2"):
         with pytest.raises(SyntaxError):
             parse_js_call(bad)
+
+
+def test_every_prediction_row_gets_a_verdict_when_ids_repeat(entries, tmp_path, capsys):
+    from lfmgym.cli import main
+
+    e = entries["simple_python_0"]
+    preds = tmp_path / "variants.jsonl"
+    variants = [_gold_text(e), "[calculate_triangle_area(base=11, height=5)]", "no call"]
+    preds.write_text("".join(json.dumps({"id": e.id, "result": v}) + "\n" for v in variants))
+    assert [v.valid for v in score_predictions([e], load_prediction_rows(preds))] == [True, False, False]
+    assert load_predictions(preds) == {e.id: "no call"}  # by id: the last row
+    out = tmp_path / "out"
+    assert main(["eval", "bfcl", "--predictions", str(preds), "--categories", "simple_python", "--out", str(out)]) == 0
+    assert "2 prediction row(s) repeat an id" in capsys.readouterr().out
+    lines = [json.loads(x) for x in (out / "verdicts.jsonl").read_text().splitlines()]
+    assert [(x["id"], x["valid"]) for x in lines if x["id"] == e.id] == [(e.id, True), (e.id, False), (e.id, False)]

@@ -38,6 +38,7 @@ __all__ = [
     "Verdict",
     "load_bfcl",
     "load_predictions",
+    "load_prediction_rows",
     "category_of",
     "language_of",
     "decode_output",
@@ -209,7 +210,13 @@ def load_bfcl(data_dir: str | Path | None = None, categories: list[str] | None =
 
 def load_predictions(path: str | Path) -> dict[str, str]:
     """Raw model outputs by id: a JSONL file of ``{"id": ..., "result": "<raw model output>"}``,
-    or a folder of BFCL result files (``BFCL_v4_<category>_result.json``, as ``--out`` writes)."""
+    or a folder of BFCL result files (``BFCL_v4_<category>_result.json``, as ``--out`` writes).
+    An id given twice keeps its last output (:func:`load_prediction_rows` keeps every row)."""
+    return dict(load_prediction_rows(path))
+
+
+def load_prediction_rows(path: str | Path) -> list[tuple[str, str]]:
+    """``(id, raw output)`` for every row of the predictions, in file order (ids may repeat)."""
     p = Path(path)
     if p.is_dir():
         files = sorted(p.rglob("*_result.json"))
@@ -219,7 +226,7 @@ def load_predictions(path: str | Path) -> dict[str, str]:
         files = [p]
     else:
         raise FileNotFoundError(f"--predictions: {p} does not exist")
-    preds: dict[str, str] = {}
+    rows: list[tuple[str, str]] = []
     for f in files:
         for n, row in enumerate(_read_jsonl(f, "prediction"), 1):
             if str(row.get("id", "")).startswith("multi_turn"):
@@ -229,8 +236,8 @@ def load_predictions(path: str | Path) -> dict[str, str]:
                 result = result[0] if result else ""
             if not isinstance(result, str):
                 raise ValueError(f"{f}:{n}: field 'result' must be a string (the raw model output)")
-            preds[str(row["id"])] = result
-    return preds
+            rows.append((str(row["id"]), result))
+    return rows
 
 
 # --------------------------------------------------------------------------- scoring
@@ -288,14 +295,21 @@ def score_output(entry: BFCLEntry, text: str, mode: str = "official") -> Verdict
     return Verdict(entry.id, entry.category, chosen[0], chosen[1], chosen[2], mode, other[0])
 
 
-def score_predictions(entries: list[BFCLEntry], predictions: dict[str, str], mode: str = "official") -> list[Verdict]:
-    """One verdict per entry; an entry without a prediction is invalid (``kind="missing"``)."""
+def score_predictions(entries: list[BFCLEntry], predictions: dict[str, str] | list[tuple[str, str]],
+                      mode: str = "official") -> list[Verdict]:
+    """One verdict per entry; an entry without a prediction is invalid (``kind="missing"``).
+
+    ``predictions`` as ``(id, output)`` rows may name an id several times (e.g. variants of one
+    answer): each row gets its own verdict, in entry order."""
+    rows: dict[str, list[str]] = {}
+    for pid, text in (predictions.items() if isinstance(predictions, dict) else predictions):
+        rows.setdefault(pid, []).append(text)
     out = []
     for e in entries:
-        if e.id not in predictions:
+        if e.id not in rows:
             out.append(Verdict(e.id, e.category, False, "no prediction for this id", "missing", mode, False))
         else:
-            out.append(score_output(e, predictions[e.id], mode))
+            out.extend(score_output(e, text, mode) for text in rows[e.id])
     return out
 
 

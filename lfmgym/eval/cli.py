@@ -193,7 +193,7 @@ def _cmd_eval_bfcl(args) -> int:
         data_location,
         generate_predictions,
         load_bfcl,
-        load_predictions,
+        load_prediction_rows,
         score_predictions,
         select_entries,
         summarize,
@@ -205,7 +205,7 @@ def _cmd_eval_bfcl(args) -> int:
     try:  # multi_turn_* categories go to lfmgym.eval.bfcl_multi_turn
         multi, args.categories = multi_turn.split_categories(args.categories) if args.categories else (None, None)
         entries = select_entries(load_bfcl(args.data, args.categories), args.limit, args.seed) if args.categories != [] else []
-        predictions = load_predictions(args.predictions) if args.predictions else None
+        rows = load_prediction_rows(args.predictions) if args.predictions else None
     except (FileNotFoundError, ValueError) as exc:
         print(f"lfmgym eval bfcl: {exc}", file=sys.stderr)
         return 2
@@ -213,8 +213,13 @@ def _cmd_eval_bfcl(args) -> int:
     mode = "lenient" if args.lenient else "official"
     t0 = time.perf_counter()
     generation_s = 0.0
-    if predictions is not None:
+    if rows is not None:
         source, label = str(args.predictions), args.label or Path(args.predictions).stem
+        predictions = dict(rows)
+        repeated = len(rows) - len(predictions)
+        if repeated:
+            print(f"note: {repeated} prediction row(s) repeat an id: every row is scored "
+                  "(verdicts.jsonl has one line per row)")
     else:
         args.model = args.model if not args.base_url else (args.served_model or None)
         backend, model_name = _backend(args)
@@ -225,12 +230,13 @@ def _cmd_eval_bfcl(args) -> int:
                                          batch_size=max(args.batch_size, args.concurrency),
                                          progress=not args.no_progress)
         predictions = {k: v["result"] for k, v in generated.items()}
+        rows = list(predictions.items())
         generation_s = time.perf_counter() - t0
         if out:  # the raw outputs first: a run that fails later can still be rescored
             paths = write_result_files(out, entries, generated)
             print(f"wrote {len(paths)} BFCL result file(s) to {out} (rescore: --predictions {out})")
     t1 = time.perf_counter()
-    verdicts = score_predictions(entries, predictions, mode)
+    verdicts = score_predictions(entries, rows, mode)
     summary = summarize(verdicts)
     multi_verdicts = multi_turn.evaluate(
         multi, predictions=args.predictions, limit=args.limit, seed=args.seed if args.limit else None, out=out,
