@@ -63,10 +63,16 @@ def cmd_pipeline(args) -> int:
         overrides = parse_overrides(args.set)
         cfg = load_config(args.config, overrides)
         if args.check:
+            import torch
+
             from lfmgym.stages.config import check_trainer_args
 
-            check_trainer_args(cfg)
-            console.print(f"{args.config}: ok")
+            # Mixed precision is checked against the GPU only where there is one: a config for
+            # the GPU machine can be checked on a laptop; the run itself checks it again.
+            notes = check_trainer_args(cfg, this_machine=torch.cuda.is_available())
+            for note in notes:
+                console.print(f"note: {note}")
+            console.print(f"{args.config}: ok (the SFT, DPO and GRPO trainer configs build)")
             return 0
         from lfmgym.stages.pipeline import run_pipeline
 
@@ -107,7 +113,7 @@ def add_commands(subparsers) -> None:
                    help="override a config field by dotted path, e.g. --set sft.max_steps=50 (repeatable)")
     p.add_argument("--no-resume", action="store_true", help="delete a previous run in --out and start over")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--check", action="store_true", help="validate the config and exit")
+    p.add_argument("--check", action="store_true", help="validate the config, build each stage's TRL trainer config (no model), and exit")
     p.add_argument("--show-config", action="store_true", help="list every config field with its default")
     p.set_defaults(func=cmd_pipeline)
 

@@ -9,7 +9,8 @@ field's full path instead of an hour into a run::
 
 The schema below *is* the documentation of every field (``lfmgym pipeline --show-config``
 prints the defaults). ``trainer`` sub-dicts pass extra arguments straight to TRL's
-``SFTConfig`` / ``DPOConfig`` / ``GRPOConfig``; their keys are checked against those classes.
+``SFTConfig`` / ``DPOConfig`` / ``GRPOConfig``; :func:`check_trainer_args` builds those objects
+the way the stages do, so a key the stage sets itself or a value TRL rejects fails the check.
 """
 
 from __future__ import annotations
@@ -180,13 +181,6 @@ SCHEMA: dict[str, Any] = {
     },
 }
 
-_TRAINER_CLASSES = {"sft": "SFTConfig", "dpo": "DPOConfig", "grpo": "GRPOConfig"}
-# Trainer arguments the stage sets itself; a `trainer:` entry must not silently fight them.
-_RESERVED = {"output_dir", "max_steps", "learning_rate", "per_device_train_batch_size", "seed", "save_steps",
-             "logging_steps", "report_to", "disable_tqdm", "num_generations", "temperature", "beta", "loss_type",
-             "loss_weights"}
-
-
 def stage_weights(cfg: dict, stream: str) -> dict[str, float]:
     """Env weights of a stage: ``envs.<name>.weight``, overridden by ``<stage>.env_weights``
     (any other ``stream``, e.g. ``"tokenizer"``, uses the env weights)."""
@@ -280,22 +274,38 @@ def _check_model_overrides(model: dict) -> None:
             raise ConfigError(f"model.overrides: {exc}") from None
 
 
-def check_trainer_args(cfg: dict) -> None:
-    """Check every ``<stage>.trainer`` key against the TRL config class (imports trl)."""
-    import dataclasses
+def check_trainer_args(cfg: dict, *, this_machine: bool = True) -> list[str]:
+    """Build every stage's TRL config object exactly as the stage will (``sft_args``, ``dpo_args``,
+    ``grpo_args``, into a throwaway directory, no model): a ``<stage>.trainer`` key the stage sets
+    itself, a key the class lacks, or a value TRL/transformers reject fails here, named, instead of
+    when the stage starts. Imports trl.
 
-    import trl
+    Args:
+        this_machine: also check ``model.precision`` against this machine (bf16/fp16 need an
+            accelerator); ``False`` checks a config meant for another machine.
 
-    for stage, cls_name in _TRAINER_CLASSES.items():
-        extra = cfg[stage]["trainer"]
-        if not extra:
-            continue
-        known = {f.name for f in dataclasses.fields(getattr(trl, cls_name))}
-        for key in extra:
-            if key in _RESERVED:
-                raise ConfigError(f"{stage}.trainer.{key}: set by the stage; use the {stage} field instead")
-            if key not in known:
-                raise ConfigError(f"{stage}.trainer.{key}: not a trl.{cls_name} argument")
+    Returns:
+        notes on what was not checked (mixed precision away from an accelerator).
+    """
+    import tempfile
+
+    from lfmgym.stages.dpo import dpo_args
+    from lfmgym.stages.grpo import grpo_args
+    from lfmgym.stages.sft import sft_args
+
+    notes = []
+    if cfg["model"]["precision"] != "fp32" and this_machine:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError(f"model.precision: {cfg['model']['precision']} needs a GPU and this machine has none "
+                              "(fp32 on a CPU)")
+    if not this_machine and cfg["model"]["precision"] != "fp32":
+        notes.append(f"model.precision: {cfg['model']['precision']} not checked against a GPU")
+    with tempfile.TemporaryDirectory(prefix="lfmgym-check-") as tmp:
+        for stage, build in (("sft", sft_args), ("dpo", dpo_args), ("grpo", grpo_args)):
+            build(cfg, Path(tmp) / stage, this_machine=this_machine)
+    return notes
 
 
 def default_config() -> dict:

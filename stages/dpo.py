@@ -26,6 +26,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,14 +39,11 @@ from lfmgym.stages.common import (
     load_model,
     make_env,
     mixture_tasks,
-    quiet_trainer,
-    resume_point,
     rollout_budgets,
-    save_trained,
-    trainer_callback,
     write_json,
 )
 from lfmgym.stages.jury import Group, Jury, Rollout, jury_report
+from lfmgym.stages.trainer import train_stage, trainer_config
 
 __all__ = ["collect_groups", "build_jury", "make_pairs", "load_pairs", "run_dpo", "pair_row",
            "AssistantMaskCollator", "MaskedDPOTrainer"]
@@ -209,37 +207,43 @@ class MaskedDPOTrainer(_trainer_base()):
                                        "ref_chosen_logps", "ref_rejected_logps"]
 
 
-def dpo_args(cfg: dict, output_dir: Path):
+def dpo_steps(cfg: dict, n_pairs: int | None, world_size: int = 1) -> int | None:
+    """Optimizer steps of a DPO run on ``n_pairs`` pairs (``dpo.max_steps``, else ``dpo.epochs``
+    passes), ``None`` when the pairs are not known yet."""
+    d = cfg["dpo"]
+    if d["max_steps"] > 0:
+        return d["max_steps"]
+    if n_pairs is None:
+        return None
+    batches = math.ceil(n_pairs / (d["batch_size"] * max(1, world_size)))
+    per_epoch = max(1, math.ceil(batches / d["gradient_accumulation_steps"]))
+    return max(1, math.ceil(d["epochs"] * per_epoch))
+
+
+def dpo_args(cfg: dict, output_dir: Path, n_pairs: int | None = None, *, this_machine: bool = True):
+    """The ``trl.DPOConfig`` of the ``dpo`` section for ``n_pairs`` pairs (also built by
+    ``lfmgym pipeline --check``, pairs unknown)."""
     from trl import DPOConfig
 
-    from lfmgym.stages.sft import precision_flags
+    from lfmgym.stages.common import dist
 
     d = cfg["dpo"]
-    return DPOConfig(
-        output_dir=str(output_dir),
+    own = {
         # sigmoid_norm alone lowers chosen and rejected together on a small model; the optional
         # NLL term on the chosen replies (RPO) anchors the good behaviour.
-        loss_type=[d["loss_type"]] + (["sft"] if d["sft_weight"] > 0 else []),
-        loss_weights=[1.0, d["sft_weight"]] if d["sft_weight"] > 0 else None,
-        beta=d["beta"],
-        learning_rate=d["learning_rate"],
-        num_train_epochs=d["epochs"],
-        max_steps=d["max_steps"],
-        per_device_train_batch_size=d["batch_size"],
-        gradient_accumulation_steps=d["gradient_accumulation_steps"],
-        lr_scheduler_type=d["lr_scheduler_type"],
-        warmup_steps=d["warmup_ratio"],
-        max_length=d["max_length"],
-        save_steps=d["save_steps"],
-        save_total_limit=2,
-        logging_steps=d["logging_steps"],
-        report_to=[],
-        disable_tqdm=True,
-        seed=cfg["seed"],
-        data_seed=cfg["seed"],
-        **precision_flags(cfg),
-        **d["trainer"],
-    )
+        "loss_type": [d["loss_type"]] + (["sft"] if d["sft_weight"] > 0 else []),
+        "loss_weights": [1.0, d["sft_weight"]] if d["sft_weight"] > 0 else None,
+        "beta": d["beta"],
+        "num_train_epochs": d["epochs"],
+        "per_device_train_batch_size": d["batch_size"],
+        "gradient_accumulation_steps": d["gradient_accumulation_steps"],
+        "max_length": d["max_length"],
+    }
+    steps = dpo_steps(cfg, n_pairs, dist().num_processes if n_pairs is not None else 1)
+    return trainer_config(DPOConfig, cfg, "dpo", output_dir, own, total_steps=steps,
+                          fields={"per_device_train_batch_size": "dpo.batch_size", "num_train_epochs": "dpo.epochs",
+                                  "loss_weights": "dpo.sft_weight"},
+                          this_machine=this_machine)
 
 
 def train_on_pairs(cfg: dict, rows: list[dict[str, Any]], model_dir: Path, stage_dir: Path,
@@ -254,18 +258,16 @@ def train_on_pairs(cfg: dict, rows: list[dict[str, Any]], model_dir: Path, stage
     model, tokenizer = load_model(model_dir)
     dataset = Dataset.from_list([{k: r[k] for k in ("prompt_ids", "chosen_ids", "chosen_mask", "rejected_ids",
                                                    "rejected_mask")} for r in rows])
-    args = dpo_args(cfg, stage_dir / "checkpoints")
+    args = dpo_args(cfg, stage_dir / "checkpoints", len(rows))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     collator = AssistantMaskCollator(pad_token_id=pad, max_length=args.max_length,
                                      truncation_mode=args.truncation_mode,
                                      pad_to_multiple_of=getattr(args, "pad_to_multiple_of", None))
     trainer = MaskedDPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                                data_collator=collator)
-    quiet_trainer(trainer)
-    trainer.add_callback(trainer_callback(progress, stage_dir / "log.jsonl", ("loss", "rewards/accuracies")))
-    with progress.phase(f"dpo: training ({stage_dir.name})", total=None):
-        trainer.train(resume_from_checkpoint=resume_point(stage_dir, progress))
-    return save_trained(trainer, tokenizer, stage_dir / "model"), trainer.state.global_step
+    out = train_stage(trainer, tokenizer, stage_dir, progress, phase=f"dpo: training ({stage_dir.name})", total=None,
+                      summary_keys=("loss", "rewards/accuracies"))
+    return out, trainer.state.global_step
 
 
 def _round(cfg: dict, model_dir: Path, round_dir: Path, progress: StageProgress, index: int) -> Path:

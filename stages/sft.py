@@ -26,17 +26,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lfmgym.stages.common import (
-    StageProgress,
-    make_env,
-    mixture_tasks,
-    quiet_trainer,
-    resume_point,
-    save_trained,
-    trainer_callback,
-)
+from lfmgym.stages.common import StageProgress, make_env, mixture_tasks
+from lfmgym.stages.trainer import train_stage, trainer_config
 
-__all__ = ["build_sft_dataset", "sft_rows", "length_grouping", "lora_config", "run_sft"]
+__all__ = ["build_sft_dataset", "sft_rows", "length_grouping", "lora_config", "sft_args", "run_sft"]
 
 
 def sft_rows(cfg: dict, n: int | None = None) -> list[dict[str, Any]]:
@@ -54,22 +47,6 @@ def build_sft_dataset(cfg: dict, n: int | None = None):
     from datasets import Dataset
 
     return Dataset.from_list(sft_rows(cfg, n))
-
-
-def precision_flags(cfg: dict) -> dict[str, bool]:
-    """TRL's bf16/fp16 flags from ``model.precision`` (TRL defaults to bf16, wrong on a CPU), and
-    ``use_cpu`` when several processes run without a GPU (torchrun / ``accelerate launch
-    --multi_gpu`` on a CPU box): the trainers' accelerator then joins the same gloo group as the
-    pipeline instead of each process training alone."""
-    import os
-
-    import torch
-
-    p = cfg["model"]["precision"]
-    flags = {"bf16": p == "bf16", "fp16": p == "fp16"}
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available():
-        flags["use_cpu"] = True
-    return flags
 
 
 def length_grouping(enabled: bool) -> dict[str, Any]:
@@ -118,13 +95,33 @@ def _save_merged(trainer, tokenizer, path: Path) -> Path:
     return path
 
 
+def sft_args(cfg: dict, output_dir: Path, *, this_machine: bool = True):
+    """The ``trl.SFTConfig`` of the ``sft`` section (also built by ``lfmgym pipeline --check``)."""
+    from trl import SFTConfig
+
+    s = cfg["sft"]
+    own = {
+        "per_device_train_batch_size": s["batch_size"],
+        "gradient_accumulation_steps": s["gradient_accumulation_steps"],
+        "weight_decay": s["weight_decay"],
+        "max_length": s["max_length"],
+        "assistant_only_loss": True,
+        "packing": False,
+        **length_grouping(s["group_by_length"]),
+    }
+    return trainer_config(SFTConfig, cfg, "sft", output_dir, own, total_steps=s["max_steps"],
+                          fields={"per_device_train_batch_size": "sft.batch_size",
+                                  "train_sampling_strategy": "sft.group_by_length"},
+                          reserved=("group_by_length", "train_sampling_strategy"), this_machine=this_machine)
+
+
 def run_sft(cfg: dict, model_dir: Path, stage_dir: Path, progress: StageProgress | None = None) -> Path:
     """Train from ``model_dir`` with the SFT settings of ``cfg``; returns ``stage_dir/model``.
 
     Checkpoints go to ``stage_dir/checkpoints`` every ``sft.save_steps``; an interrupted run
     resumes from the newest one.
     """
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTTrainer
 
     from lfmgym.stages.common import load_model
 
@@ -143,36 +140,8 @@ def run_sft(cfg: dict, model_dir: Path, stage_dir: Path, progress: StageProgress
         tokenizer.chat_template = template
     peft_config = lora_config(cfg)
     dataset = build_sft_dataset(cfg)
-    ckpt_dir = stage_dir / "checkpoints"
-    args = SFTConfig(
-        output_dir=str(ckpt_dir),
-        max_steps=s["max_steps"],
-        learning_rate=s["learning_rate"],
-        per_device_train_batch_size=s["batch_size"],
-        gradient_accumulation_steps=s["gradient_accumulation_steps"],
-        lr_scheduler_type=s["lr_scheduler_type"],
-        warmup_steps=s["warmup_ratio"],
-        weight_decay=s["weight_decay"],
-        max_length=s["max_length"],
-        assistant_only_loss=True,
-        packing=False,
-        save_steps=s["save_steps"],
-        save_total_limit=2,
-        logging_steps=s["logging_steps"],
-        report_to=[],
-        disable_tqdm=True,
-        seed=cfg["seed"],
-        data_seed=cfg["seed"],
-        **precision_flags(cfg),
-        **length_grouping(s["group_by_length"]),
-        **s["trainer"],
-    )
-    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-                         peft_config=peft_config)
-    quiet_trainer(trainer)
-    trainer.add_callback(trainer_callback(progress, stage_dir / "log.jsonl", ("loss", "mean_token_accuracy")))
-    with progress.phase("sft: training", total=s["max_steps"]):
-        trainer.train(resume_from_checkpoint=resume_point(stage_dir, progress))
-    if peft_config is not None:
-        return _save_merged(trainer, tokenizer, stage_dir / "model")
-    return save_trained(trainer, tokenizer, stage_dir / "model")
+    trainer = SFTTrainer(model=model, args=sft_args(cfg, stage_dir / "checkpoints"), train_dataset=dataset,
+                         processing_class=tokenizer, peft_config=peft_config)
+    return train_stage(trainer, tokenizer, stage_dir, progress, phase="sft: training", total=s["max_steps"],
+                       summary_keys=("loss", "mean_token_accuracy"),
+                       save=_save_merged if peft_config is not None else None)

@@ -84,9 +84,9 @@ def test_finished_stages_are_not_rerun(smoke_run):
 
 
 def test_interrupted_stage_resumes_from_its_checkpoint(tmp_path, monkeypatch):
-    import lfmgym.stages.sft as sft
+    import lfmgym.stages.common as common
 
-    real = sft.trainer_callback
+    real = common.trainer_callback
 
     def killing_callback(*args, **kwargs):
         class Killing(type(real(*args, **kwargs))):
@@ -95,14 +95,14 @@ def test_interrupted_stage_resumes_from_its_checkpoint(tmp_path, monkeypatch):
 
         return Killing()
 
-    monkeypatch.setattr(sft, "trainer_callback", killing_callback)
+    monkeypatch.setattr(common, "trainer_callback", killing_callback)
     cfg = small_config(**{"stages": ["sft"], "eval.sampled": False})
     with pytest.raises(KeyboardInterrupt):
         run_pipeline(cfg, tmp_path, progress=False)
     assert (tmp_path / "sft" / "checkpoints" / "checkpoint-2").is_dir()
     assert not (tmp_path / "sft" / "model").exists()
     base_stamp = (tmp_path / "base" / "model" / "model.safetensors").stat().st_mtime_ns
-    monkeypatch.setattr(sft, "trainer_callback", real)
+    monkeypatch.setattr(common, "trainer_callback", real)
     rows = run_pipeline(cfg, tmp_path, progress=False)
     assert [r["stage"] for r in rows] == ["base"] * 3 + ["sft"] * 3
     assert (tmp_path / "sft" / "resume.log").read_text() == "resumed from checkpoint-2\n"

@@ -41,7 +41,7 @@ def test_shipped_configs_validate():
 
     for path in sorted((REPO / "configs").glob("*.yaml")):
         cfg = load_config(path)
-        check_trainer_args(cfg)
+        check_trainer_args(cfg, this_machine=False)  # configs/gpu.yaml: bf16 on a GPU machine
         assert cfg["stages"] == ["sft", "dpo", "grpo"], path
         assert set(cfg["envs"]) >= {"math", "math_calculator", "tool_calling"}, path
     assert load_demo_config()["model"]["name"] == "tiny"
