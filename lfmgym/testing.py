@@ -7,7 +7,9 @@ It runs, in order:
 2. determinism: the same seed gives the same task, transcript and rewards;
 3. demonstrations: the oracle (``demonstrate``) earns the maximum reward on every tier;
 4. reward range: every total reward lies inside the declared ``reward_range``;
-5. fuzzing: 1,000 junk and malformed actions produce feedback, never an exception;
+5. fuzzing: 1,000 junk, malformed and hostile actions (:func:`hostile_action`: calls to the env's
+   own tools with non-finite numbers, unhashable keys, deep nesting, floods of calls) produce
+   feedback, never an exception;
 6. reward hacking: generic attacks (stuffed answers, several boxed values, the question copied
    back, ...) played as the final answer never earn the maximum reward.
 """
@@ -102,7 +104,7 @@ def check_env(
     run("determinism (same seed -> same task, transcript, reward)", lambda: _determinism(make, seed))
     tasks = _tier_tasks(probe, n_tasks, seed)
     run("demonstrations earn the maximum reward", lambda: _oracle(make, probe, tasks, seed))
-    run(f"{n_junk} junk actions -> feedback, no exception, rewards in range", lambda: _fuzz(make, probe, n_junk, seed))
+    run(f"{n_junk} junk and hostile actions -> feedback, no exception, rewards in range", lambda: _fuzz(make, probe, n_junk, seed))
     # The attacks dress up the gold answer; a task without one (BFCL irrelevance: "do not call",
     # where any plain reply is right) has nothing to dress up, so it is not attacked.
     attackable = [t for t in tasks if _answer_text(t.answer).strip()]
@@ -175,7 +177,7 @@ def _fuzz(make: Callable[[], Env], probe: Env, n_junk: int, seed: int) -> str:
     steps = episodes = 0
     env.reset(seed=seed)
     while steps < n_junk:
-        action = junk_action(rng)
+        action = hostile_action(rng, getattr(env, "tool_format", "pythonic"), env.toolbox.names)
         obs, reward, term, trunc, info = env.step(action)
         steps += 1
         assert isinstance(reward, float) and math.isfinite(reward), f"reward {reward!r} is not a finite float"
