@@ -197,6 +197,26 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**63), got {value}")
+    return value
+
+
+def _temperature(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid float value: {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lfmgym", description="RL gym for tiny agentic language models.")
     parser.add_argument("--version", action="version", version="lfmgym 0.1.0")
@@ -213,17 +233,17 @@ def build_parser() -> argparse.ArgumentParser:
     env_sub = p.add_subparsers(dest="env_command", metavar="ACTION", required=True)
     show = env_sub.add_parser("show", help="tools, schemas and a sample task")
     show.add_argument("name")
-    show.add_argument("--seed", type=int, default=0)
+    show.add_argument("--seed", type=_seed, default=0)
     _add_env_args(show)
     show.set_defaults(func=cmd_env_show)
 
     p = sub.add_parser("play", help="play episodes and print the transcript with rewards")
     p.add_argument("name")
     p.add_argument("--policy", default="oracle", help="oracle | random | a model (preset, path or hub id)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--episodes", type=_positive_int, default=1)
-    p.add_argument("--temperature", type=float, default=0.0)
-    p.add_argument("--max-new-tokens", type=int, default=256)
+    p.add_argument("--temperature", type=_temperature, default=0.0)
+    p.add_argument("--max-new-tokens", type=_positive_int, default=256)
     _add_env_args(p)
     p.set_defaults(func=cmd_play)
 

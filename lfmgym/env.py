@@ -225,6 +225,10 @@ class Env(gymnasium.Env):
         if bad is not None:
             raise ValueError(f"tasks: expected lfmgym.Task items, got {type(bad).__name__} (load data files "
                              "with the env's loader or its data-file argument)")
+        for key, weight in {"repetition_weight": repetition_weight,
+                            **{f"reward_weights[{k!r}]": w for k, w in (reward_weights or {}).items()}}.items():
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight):
+                raise ValueError(f"{key}: expected a finite number, got {weight!r:.60}")
         self.reward_weights = {**type(self).reward_weights, **(reward_weights or {})}
         self.repetition_weight = float(repetition_weight)
         self.reward_weights.setdefault("repetition", self.repetition_weight)

@@ -155,10 +155,17 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
+# The largest value each setting may take: the kernel's limits and timers overflow past these.
+_MAXIMA = {"seconds": 7 * 24 * 3600, "_mb": 1 << 30, "count": 1 << 24}
+
+
 def _check_positive(**values: float) -> None:
     for name, value in values.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
             raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+        kind = "seconds" if "timeout" in name or name == "cpu_seconds" else "_mb" if name.endswith("_mb") else "count"
+        if value > _MAXIMA[kind]:
+            raise ValueError(f"{name} must be at most {_MAXIMA[kind]}, got {value!r}")
 
 
 def _check_identifier(name: str, what: str) -> None:
@@ -197,6 +204,8 @@ class Sandbox:
             tmp_size_mb=tmp_size_mb,
             start_timeout=start_timeout,
         )
+        if cpu_seconds is not None:
+            _check_positive(cpu_seconds=cpu_seconds)
         self.host_functions = dict(host_functions or {})
         for name, function in self.host_functions.items():
             _check_identifier(name, "host_functions key")
