@@ -9,7 +9,10 @@ Isolation layers (see :func:`bwrap_command`):
 * an unprivileged uid: as root we drop to a dedicated uid with ``setpriv`` (no capabilities, no
   new privileges). A user namespace that maps a sandbox uid back to host root is not enough:
   the kernel exempts host root from RLIMIT_NPROC, so a fork bomb would not be contained;
-* resource limits, set by the worker itself before it reads any model code (see ``_worker.py``);
+* a seccomp filter (:func:`seccomp_program`): no user namespaces, so sandboxed code cannot become
+  "root" in one and mount filesystems of its own; ``/tmp`` and ``/dev/shm`` are size-capped tmpfs;
+* resource limits, set by the worker itself before it reads any model code (see ``_worker.py``),
+  and one memory limit for the whole sandbox (see ``limits.py``);
 * bubblewrap itself starts with an *empty* environment: its pid-1 process keeps the environment it
   was started with and exposes it at ``/proc/1/environ``, so host secrets must never reach it.
 """
