@@ -35,138 +35,12 @@ import numpy as np
 
 from lfmgym.env import Task
 
+from lfmgym.envs.long_context import wording as w
+from lfmgym.envs.long_context.wording import LABEL_SETS
+
 __all__ = ["SEMANTIC_FAMILIES", "oracle_sub_model", "keyword_sub_model", "keyword_label", "LABEL_SETS"]
 
 Messages = list[dict[str, Any]]
-
-_PRODUCTS = ["kettle", "lamp", "blender", "backpack", "headphones", "toaster", "umbrella", "desk chair",
-             "water bottle", "alarm clock"]
-_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
-           "October", "November", "December"]
-_PEOPLE = ["sister", "neighbour", "flatmate", "dad", "grandmother", "colleague", "son", "partner"]
-_DURATIONS = ["a week", "two weeks", "a month", "three months", "half a year", "a few days", "a fortnight"]
-_DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-_ROOMS = ["kitchen", "office", "spare room", "garage", "living room", "studio"]
-
-# ---------------------------------------------------------------------------- reviews
-
-# Cores carry the label. About half are "traps": they use words of the other polarity.
-_POSITIVE = [
-    "It does exactly what I hoped, and then some.",
-    "I was braced for disappointment, but it turned out to be a lovely {item}.",
-    "Not bad at all; honestly it beats the one I had before.",
-    "Can't fault it.",
-    "No complaints after {duration} of daily use.",
-    "I never expected a {item} to make me this happy.",
-    "My {person} keeps borrowing it, which says it all.",
-    "Worth every penny.",
-    "The reviews calling it flimsy must have got a bad batch; mine is solid.",
-    "It hasn't let me down once.",
-    "I would not hesitate to buy it again.",
-    "Zero regrets.",
-    "It feels far more expensive than it was.",
-    "I didn't think it would last, but {duration} on it still works like new.",
-    "I sent my old one back the same day because this is so much nicer to use.",
-    "Honestly there is nothing to dislike.",
-    "Never had a single problem with it.",
-    "I was sceptical, and I was wrong: it is brilliant.",
-    "It quietly does its job every day without any fuss.",
-    "I've stopped looking at alternatives; this is the one.",
-]
-_NEGATIVE = [
-    "I really wanted to love it.",
-    "Great box, shame about what was inside.",
-    "It would be perfect if it actually worked.",
-    "After {duration} it simply gave up.",
-    "Not worth the money, not even close.",
-    "The only nice thing I can say is that it arrived quickly.",
-    "Five stars for the packaging, none for the {item}.",
-    "I can't recommend it to anyone.",
-    "It's fine if you enjoy being let down.",
-    "My {person} laughed when it fell apart.",
-    "I wouldn't buy it again even at half the price.",
-    "Looks great in the photos; in person, not so much.",
-    "It stopped working before I'd even got used to it.",
-    "Save your money.",
-    "Back in the box it goes.",
-    "Perfectly useless.",
-    "I expected better, frankly.",
-    "Sadly it does none of what it promises.",
-    "Excellent, if your goal is to waste an afternoon.",
-    "I keep hoping it will improve; it never does.",
-]
-_REVIEW_ASIDES = [
-    "Bought it for my {person}'s birthday.",
-    "It arrived on a {day}.",
-    "I mostly use it in the {room}.",
-    "This is the second {item} I've owned.",
-    "A friend had a bad experience with another brand.",
-    "The colour is a bit darker than in the pictures.",
-    "I ordered it during the {month} sale.",
-    "My old one was great for ten years before it finally died.",
-    "I don't usually write reviews.",
-    "Delivery took {duration}.",
-]
-
-# ---------------------------------------------------------------------------- tickets
-
-_CATEGORIES = {
-    "billing": "being charged the wrong amount or other payment problems",
-    "access": "being unable to sign in to or get into their account",
-    "delivery": "an order that arrived late, damaged in transit, or not at all",
-    "malfunction": "a product that does not work properly",
-}
-_TICKETS = {
-    "billing": [
-        "The {item} arrived fine and works, but my card was taken twice for it.",
-        "I cancelled in {month} and can still sign in to my account, yet the money keeps leaving it.",
-        "The parcel came on time, the box was fine, the {item} works; the amount taken is twice the listed one.",
-        "Your site showed one total at checkout and my bank shows another.",
-        "I was refunded only half of what I was owed for the {item} I sent back.",
-        "I never chose the premium plan, but it appears on my statement every month.",
-        "I logged in to check my orders and found I'd been charged for three.",
-        "Two parcels, two boxes, but three payments taken for them.",
-    ],
-    "access": [
-        "The password reset email never arrives, so I'm stuck at the sign-in page.",
-        "I paid for the yearly plan and now it won't let me in at all.",
-        "The order emails go to an address I can no longer open, and I can't get past the login screen to "
-        "change it.",
-        "After too many attempts the page just spins and refuses me.",
-        "Since I changed my phone number the texted codes go nowhere and I can't get in.",
-        "My profile was suspended without warning and now I can't see my orders or invoices.",
-        "The app throws me out every time I open it and rejects my details.",
-        "Each one-time number you send has expired by the time the text lands.",
-    ],
-    "delivery": [
-        "The tracking hasn't moved for nine days.",
-        "I paid for express shipping and it still took {duration}.",
-        "It went to my old address even though I updated it in my account.",
-        "Half of what I paid for never turned up.",
-        "The app says it was handed over on {day}, but nothing ever reached my door.",
-        "The {item} came with a cracked screen because the courier obviously threw it.",
-        "Still waiting for it; the code you gave me to follow it shows nothing.",
-        "It went back to your warehouse instead of reaching me.",
-    ],
-    "malfunction": [
-        "The {item} switches itself off after a few minutes.",
-        "It arrived quickly but makes a grinding noise and then stops.",
-        "It won't charge no matter which cable I use.",
-        "Since the update the app closes itself whenever I sign in.",
-        "The lid doesn't close properly and water gets all over the counter.",
-        "I love the design, but the power light blinks and nothing happens.",
-        "It gets far too hot and smells of burning plastic.",
-        "Worth the price if it worked; it goes dead after a minute.",
-    ],
-}
-_TICKET_ASIDES = [
-    "Hi,", "Hello team,", "Second time writing about this.", "Please help.", "I'd like this sorted quickly.",
-    "Can someone call me back?", "I've been a customer for years.", "Order number on request.",
-    "This is really frustrating.", "Thanks in advance.", "I love your shop, but this needs fixing.",
-    "Nothing else to add.",
-]
-
-LABEL_SETS = {"sentiment": ("positive", "negative"), "category": tuple(_CATEGORIES)}
 
 # ---------------------------------------------------------------------------- the keyword rule
 
@@ -194,9 +68,9 @@ def keyword_label(text: str, labels: tuple[str, ...]) -> str:
 
 def _fill(template: str, rng: np.random.Generator, item: str) -> str:
     return template.format(
-        item=item, duration=_DURATIONS[int(rng.integers(len(_DURATIONS)))],
-        person=_PEOPLE[int(rng.integers(len(_PEOPLE)))], day=_DAYS[int(rng.integers(len(_DAYS)))],
-        room=_ROOMS[int(rng.integers(len(_ROOMS)))], month=_MONTHS[int(rng.integers(len(_MONTHS)))])
+        item=item, duration=w.DURATIONS[int(rng.integers(len(w.DURATIONS)))],
+        person=w.PEOPLE[int(rng.integers(len(w.PEOPLE)))], day=w.DAYS[int(rng.integers(len(w.DAYS)))],
+        room=w.ROOMS[int(rng.integers(len(w.ROOMS)))], month=w.MONTHS[int(rng.integers(len(w.MONTHS)))])
 
 
 def _body(rng: np.random.Generator, cores: list[str], asides: list[str], item: str) -> str:
@@ -209,14 +83,14 @@ def _body(rng: np.random.Generator, cores: list[str], asides: list[str], item: s
 
 
 def _review(rng: np.random.Generator, rid: int, product: str, label: str) -> str:
-    cores = _POSITIVE if label == "positive" else _NEGATIVE
-    return f"Review R{rid} | product={product} | {_body(rng, cores, _REVIEW_ASIDES, product)}"
+    cores = w.POSITIVE if label == "positive" else w.NEGATIVE
+    return f"Review R{rid} | product={product} | {_body(rng, cores, w.REVIEW_ASIDES, product)}"
 
 
 def _ticket(rng: np.random.Generator, tid: int, month: int, label: str) -> str:
     day = int(rng.integers(1, 29))
-    item = _PRODUCTS[int(rng.integers(len(_PRODUCTS)))]
-    return f"Ticket T{tid} | filed=2024-{month + 1:02d}-{day:02d} | {_body(rng, _TICKETS[label], _TICKET_ASIDES, item)}"
+    item = w.PRODUCTS[int(rng.integers(len(w.PRODUCTS)))]
+    return f"Ticket T{tid} | filed=2024-{month + 1:02d}-{day:02d} | {_body(rng, w.TICKETS[label], w.TICKET_ASIDES, item)}"
 
 
 def _items(rng: np.random.Generator, target_chars: int, make: Callable[[int], tuple[str, dict[str, Any]]]
@@ -233,7 +107,7 @@ def _items(rng: np.random.Generator, target_chars: int, make: Callable[[int], tu
 
 def _reviews(rng: np.random.Generator, target_chars: int) -> tuple[list[str], list[dict[str, Any]]]:
     def make(rid: int) -> tuple[str, dict[str, Any]]:
-        product = _PRODUCTS[int(rng.integers(len(_PRODUCTS)))]
+        product = w.PRODUCTS[int(rng.integers(len(w.PRODUCTS)))]
         label = "positive" if rng.random() < 0.5 else "negative"
         return _review(rng, rid, product, label), {"id": f"R{rid}", "key": product, "label": label}
 
@@ -241,12 +115,12 @@ def _reviews(rng: np.random.Generator, target_chars: int) -> tuple[list[str], li
 
 
 def _tickets(rng: np.random.Generator, target_chars: int) -> tuple[list[str], list[dict[str, Any]]]:
-    categories = list(_CATEGORIES)
+    categories = list(w.CATEGORIES)
 
     def make(tid: int) -> tuple[str, dict[str, Any]]:
         month = int(rng.integers(12))
         label = categories[int(rng.integers(len(categories)))]
-        return _ticket(rng, tid, month, label), {"id": f"T{tid}", "key": _MONTHS[month], "label": label}
+        return _ticket(rng, tid, month, label), {"id": f"T{tid}", "key": w.MONTHS[month], "label": label}
 
     return _items(rng, target_chars, make)
 
@@ -325,7 +199,7 @@ def _task(family: str, key: str, question: str, answer: str, lines: list[str], r
 
 def sentiment_count(rng: np.random.Generator, target_chars: int, difficulty: int) -> Task:
     lines, records = _reviews(rng, target_chars + 100)
-    product = _PRODUCTS[int(rng.integers(len(_PRODUCTS)))]
+    product = w.PRODUCTS[int(rng.integers(len(w.PRODUCTS)))]
     label = "positive" if rng.random() < 0.5 else "negative"
     selected = [r for r in records if r["key"] == product]
     answer = sum(r["label"] == label for r in selected)
@@ -339,13 +213,13 @@ def sentiment_count(rng: np.random.Generator, target_chars: int, difficulty: int
 
 def ticket_count(rng: np.random.Generator, target_chars: int, difficulty: int) -> Task:
     lines, records = _tickets(rng, target_chars + 100)
-    month = _MONTHS[int(rng.integers(12))]
-    category = list(_CATEGORIES)[int(rng.integers(len(_CATEGORIES)))]
+    month = w.MONTHS[int(rng.integers(12))]
+    category = list(w.CATEGORIES)[int(rng.integers(len(w.CATEGORIES)))]
     selected = [r for r in records if r["key"] == month]
     answer = sum(r["label"] == category for r in selected)
-    question = (f"How many support tickets filed in {month} 2024 are about {_CATEGORIES[category]}? "
+    question = (f"How many support tickets filed in {month} 2024 are about {w.CATEGORIES[category]}? "
                 "Answer with the number only.")
-    month_number = f"-{_MONTHS.index(month) + 1:02d}-"
+    month_number = f"-{w.MONTHS.index(month) + 1:02d}-"
     cells = [_peek_cell(), _select_cell(f"[4:8] == {month_number!r}", month),
              _label_cell("category", _batch_size(len(selected))),
              _fence(f"total = sum(1 for v in labels.values() if v == {category!r})\nprint(total)\nFINAL_VAR('total')")]
@@ -366,9 +240,9 @@ def label_aggregate(rng: np.random.Generator, target_chars: int, difficulty: int
     if rng.random() < 0.5:
         lines, records = _tickets(rng, target_chars + 100)
         month_index = int(rng.integers(12))
-        month = _MONTHS[month_index]
+        month = w.MONTHS[month_index]
         selected = [r for r in records if r["key"] == month]
-        tied = _tied_top(Counter(r["label"] for r in selected), list(_CATEGORIES))
+        tied = _tied_top(Counter(r["label"] for r in selected), list(w.CATEGORIES))
         top = tied[int(rng.integers(len(tied)))]
         if len(tied) > 1:  # break the tie (or fill an empty month) with one more ticket of the top category
             tid = int(records[-1]["id"][1:]) + 1
@@ -385,7 +259,7 @@ def label_aggregate(rng: np.random.Generator, target_chars: int, difficulty: int
         return _task("label_aggregate", f"tickets-{month}-{top}", question, top, lines, records, selected, cells,
                      difficulty, target_chars)
     lines, records = _reviews(rng, target_chars + 100)
-    candidates = sorted(_PRODUCTS[int(i)] for i in rng.choice(len(_PRODUCTS), size=3, replace=False))
+    candidates = sorted(w.PRODUCTS[int(i)] for i in rng.choice(len(w.PRODUCTS), size=3, replace=False))
     selected = [r for r in records if r["key"] in candidates]
     tied = _tied_top(Counter(r["key"] for r in selected if r["label"] == "negative"), candidates)
     top = tied[int(rng.integers(len(tied)))]
