@@ -196,7 +196,7 @@ def calibrate(
         elif threshold is not None:
             passed = sum(r.reward >= threshold for r in recs)
         else:
-            passed = sum(bool(probe.success(r.components)) for r in recs)
+            passed = sum(bool(r.success) for r in recs)  # the engine's verdict: Env.success
         mean = sum(r.reward for r in recs) / len(recs) if recs else 0.0
         results.append(TierResult(tier, str(names.get(tier, "")), len(recs), int(passed), float(mean)))
     rates = {r.difficulty: r.pass_rate for r in results if r.n}

@@ -152,7 +152,7 @@ def cmd_play(args) -> int:
         for m in rec.messages:
             con.print(f"[bold]{m['role']}[/bold]:", highlight=False)
             con.print(m["content"], markup=False, highlight=False)
-        end = "final answer" if rec.terminated else "truncated (turn limit)"
+        end = "final answer" if rec.terminated else f"truncated ({rec.truncation_reason})"
         con.print(f"[bold]reward {rec.reward:.3f}[/bold] ({end}); components: {escape(str(rec.components))}",
                   highlight=False)
     return 0

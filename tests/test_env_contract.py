@@ -180,7 +180,7 @@ def test_batched_and_sequential_rollouts_agree():
     a = run_episodes(CapitalsEnv, OraclePolicy(env), tasks, batch_size=4)
     b = run_episodes(CapitalsEnv, OraclePolicy(env), tasks, batch_size=1)
     assert [r.reward for r in a] == [r.reward for r in b] == [pytest.approx(1.0)] * 10
-    assert all(r.turns == 2 and r.terminated for r in a)
+    assert all(len(r.turns) == 2 and r.terminated for r in a)
 
 
 def test_random_policy_never_raises():
