@@ -70,6 +70,10 @@ def cmd_pipeline(args) -> int:
             # Mixed precision is checked against the GPU only where there is one: a config for
             # the GPU machine can be checked on a laptop; the run itself checks it again.
             notes = check_trainer_args(cfg, this_machine=torch.cuda.is_available())
+            from lfmgym.stages.pipeline import check_run_dir
+
+            if not args.no_resume and check_run_dir(args.out, cfg):
+                notes.append(f"{args.out} holds a run: it resumes with these settings")
             for note in notes:
                 console.print(f"note: {note}")
             console.print(f"{args.config}: ok (the SFT, DPO and GRPO trainer configs build)")
@@ -113,7 +117,8 @@ def add_commands(subparsers) -> None:
                    help="override a config field by dotted path, e.g. --set sft.max_steps=50 (repeatable)")
     p.add_argument("--no-resume", action="store_true", help="delete a previous run in --out and start over")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--check", action="store_true", help="validate the config, build each stage's TRL trainer config (no model), and exit")
+    p.add_argument("--check", action="store_true", help="validate the config, build each stage's TRL trainer config (no model), check that "
+                   "the run in --out (if any) would resume with it, and exit")
     p.add_argument("--show-config", action="store_true", help="list every config field with its default")
     p.set_defaults(func=cmd_pipeline)
 

@@ -14,11 +14,16 @@ and every stage on the same held-out tasks. The output directory::
     DIR/results.md, results.png, timings.json
 
 Resuming (the default): a finished stage (its ``eval.json`` exists) is not run again; a stage
-killed while training restarts from its newest checkpoint; DPO pairs already on disk are reused.
+killed while training restarts from its newest checkpoint (``<stage>/resume.log`` says which);
+DPO pairs already on disk are reused. Each stage records its input in ``<stage>/stage.json``
+(the stage it started from, that model's fingerprint, its settings): when the input differs on a
+rerun (e.g. ``sft/model`` was rebuilt), the run refuses, naming what changed, instead of reusing
+outputs made from something else (``--no-resume`` starts over).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import time
@@ -41,7 +46,7 @@ from lfmgym.stages.common import (
 from lfmgym.stages.config import STAGES, ConfigError, check_trainer_args, config_diff, load_config
 from lfmgym.stages.evaluate import ROW_KEYS, evaluate_model
 
-__all__ = ["run_pipeline", "build_base_model", "tokenizer_corpus", "write_results", "results_markdown", "plot_results"]
+__all__ = ["run_pipeline", "build_base_model", "model_fingerprint", "stage_input", "check_stage_input", "check_run_dir", "tokenizer_corpus", "write_results", "results_markdown", "plot_results"]
 
 ALL_STAGES = ("base", "sft", "dpo", "grpo")
 # Progress phases of each stage: training (+ rollouts for DPO) and its evaluation.
@@ -137,6 +142,65 @@ def _quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message=r".*pin_memory.*no accelerator is found", category=UserWarning)
 
 
+def model_fingerprint(model_dir: Path) -> str:
+    """sha256 of a saved model: its weights (``*.safetensors`` / ``*.bin``), ``config.json`` and
+    tokenizer files, by name and content (the same model saved twice hashes the same)."""
+    names = ("config.json", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja")
+    h = hashlib.sha256()
+    for p in sorted(Path(model_dir).iterdir()):
+        if p.is_file() and (p.suffix in (".safetensors", ".bin") or p.name in names):
+            h.update(p.name.encode() + b"\0")
+            with open(p, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 22), b""):
+                    h.update(chunk)
+    return h.hexdigest()
+
+
+def stage_input(cfg: dict, stage: str, previous: str, model_dir: Path) -> dict[str, Any]:
+    """What a stage's outputs are made from: the stage it starts from, that model's fingerprint,
+    and every setting but the other stages' sections, the stage list and the thread count (its
+    own section, the envs, the seed, the held-out set its training streams avoid, rollout limits)."""
+    settings = {k: v for k, v in cfg.items() if k not in ("stages", "threads") and (k not in STAGES or k == stage)}
+    return {"from": previous, "model": model_fingerprint(model_dir), "config": json.loads(json.dumps(settings))}
+
+
+def check_stage_input(out: Path, stage: str, recorded: dict, now: dict) -> None:
+    """Refuse to reuse a stage's outputs (pairs, checkpoints, model, eval) made from another input,
+    naming what changed. A ``stage.json`` from before fingerprints has no ``model``: not checked."""
+    redo = f"rerun with --no-resume, or delete {out / stage} to redo {stage}"
+    if recorded.get("from") != now["from"]:
+        raise ConfigError(f"stages: {stage!r} in {out} was trained from {recorded.get('from')!r}, now it would "
+                          f"start from {now['from']!r}; use another --out or --no-resume")
+    if "model" in recorded and recorded["model"] != now["model"]:
+        raise ConfigError(
+            f"{stage}: its input model {now['from']}/model in {out} changed since {stage} started from it "
+            f"(fingerprint {recorded['model'][:12]} -> {now['model'][:12]}); the {stage} outputs on disk "
+            f"(checkpoints, pairs, model) were made from the old one: {redo}")
+    if "config" in recorded:
+        diff = config_diff(recorded["config"], now["config"])
+        if diff:
+            raise ConfigError(f"{diff}: differs from the setting {stage} in {out} was run with; {redo}")
+
+
+def check_run_dir(out: str | Path, cfg: dict) -> bool:
+    """Refuse now, reading only, what resuming the run in ``out`` with ``cfg`` would refuse: a
+    changed setting, or a stage whose input model or settings changed. Returns whether ``out``
+    holds a run to resume (``lfmgym pipeline --check --out DIR``)."""
+    out = Path(out)
+    if not (out / "config.json").is_file():
+        return False
+    _check_resume(out, cfg, resume=True)
+    previous, model_dir = "base", out / "base" / "model"
+    for stage in cfg["stages"]:
+        if not (model_dir / "config.json").is_file():
+            break
+        origin = out / stage / "stage.json"
+        if origin.is_file():
+            check_stage_input(out, stage, read_json(origin), stage_input(cfg, stage, previous, model_dir))
+        previous, model_dir = stage, out / stage / "model"
+    return True
+
+
 def _check_resume(out: Path, cfg: dict, resume: bool) -> None:
     saved = out / "config.json"
     if not saved.is_file():
@@ -227,14 +291,12 @@ def run_pipeline(
             t0, c0 = time.perf_counter(), time.process_time()
             stage_dir = out / stage
             origin = stage_dir / "stage.json"
-            if origin.is_file() and read_json(origin).get("from") != previous:
-                raise ConfigError(
-                    f"stages: {stage!r} in {out} was trained from {read_json(origin).get('from')!r}, now it would "
-                    f"start from {previous!r}; use another --out or --no-resume"
-                )
+            started = stage_input(cfg, stage, previous, model_dir)
+            if origin.is_file():
+                check_stage_input(out, stage, read_json(origin), started)
             barrier()
             if main:
-                write_json(origin, {"stage": stage, "from": previous})
+                write_json(origin, {"stage": stage, **started})
             stage_model = stage_dir / "model"
             fresh = not (stage_dir / "eval.json").is_file()
             if not (stage_model / "config.json").is_file():

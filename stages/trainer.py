@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import types
 import typing
 from collections.abc import Callable
 from pathlib import Path
@@ -60,14 +61,14 @@ def precision_flags(cfg: dict, *, this_machine: bool = True) -> dict[str, bool]:
     return flags
 
 
-def warmup_arguments(ratio: float, total_steps: int | None) -> dict[str, Any]:
+def warmup_arguments(ratio: float) -> dict[str, Any]:
     """Warmup of ``ratio`` of the training steps, on every supported transformers version.
 
-    transformers 4 has ``warmup_ratio``; transformers 5 only ``warmup_steps``, read as a ratio
-    below 1 and as a step count from 1 up. So ``ratio`` goes as ``warmup_ratio`` where it exists,
-    else as steps ``ceil(ratio * total_steps)`` when the stage length is known (what transformers
-    computes from a ratio), else as the ratio itself, a full warmup (1.0) as the largest float
-    below 1 (never "1 step").
+    transformers 4 has ``warmup_ratio``; transformers 5 only ``warmup_steps``, read as a ratio of
+    its own step count below 1 and as a number of steps from 1 up. So ``ratio`` goes as
+    ``warmup_ratio`` where that exists, else as ``warmup_steps`` below 1: a full warmup (1.0) as
+    the largest float below 1, whose ceil(steps x ratio) is every step (never "1 step"). The
+    trainer applies it to the length it really trains (DPO by epochs included).
     """
     from transformers import TrainingArguments
 
@@ -76,10 +77,6 @@ def warmup_arguments(ratio: float, total_steps: int | None) -> dict[str, Any]:
         raise ValueError(f"warmup ratio must be in [0, 1], got {ratio}")
     if "warmup_ratio" in TrainingArguments.__dataclass_fields__:
         return {"warmup_ratio": ratio}
-    if ratio == 0.0:
-        return {"warmup_steps": 0}
-    if total_steps is not None and total_steps > 0:
-        return {"warmup_steps": max(1, math.ceil(ratio * total_steps))}
     return {"warmup_steps": min(ratio, math.nextafter(1.0, 0.0))}
 
 
@@ -107,7 +104,7 @@ def _accepts(value: Any, hint: Any) -> bool:
     if hint is type(None):
         return value is None
     origin = typing.get_origin(hint)
-    if origin is typing.Union or (origin is None and type(hint).__name__ == "UnionType"):
+    if origin in (typing.Union, types.UnionType):
         return any(_accepts(value, h) for h in typing.get_args(hint))
     if origin is typing.Literal:
         return value in typing.get_args(hint)
@@ -146,7 +143,7 @@ def trainer_config(config_cls, cfg: dict, stage: str, output_dir: str | Path, ow
         cfg: the pipeline config; ``cfg[stage]`` has ``max_steps``, ``learning_rate``,
             ``lr_scheduler_type``, ``warmup_ratio``, ``save_steps`` and ``logging_steps``.
         own: the stage's own arguments (they may replace a shared one, e.g. ``max_steps``).
-        total_steps: optimizer steps of the stage when known (warmup steps, checkpoint clamp).
+        total_steps: optimizer steps of the stage when known (checkpoints are clamped to it).
         fields: ``{argument: config field}`` naming the field behind an argument in errors
             (default: ``<stage>.<argument>`` when that field exists, else ``<stage>``).
         reserved: more arguments the stage sets in some configs only.
@@ -169,7 +166,7 @@ def trainer_config(config_cls, cfg: dict, stage: str, output_dir: str | Path, ow
         "disable_tqdm": True,
         "seed": cfg["seed"],
         "data_seed": cfg["seed"],
-        **warmup_arguments(section["warmup_ratio"], total_steps),
+        **warmup_arguments(section["warmup_ratio"]),
         **precision_flags(cfg, this_machine=this_machine),
     }
     kwargs = {**shared, **own}

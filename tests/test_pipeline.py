@@ -174,3 +174,70 @@ def test_resume_accepts_int_keyed_env_kwargs(tmp_path):
     changed = small_config(**{"envs.tool_calling.kwargs": {"difficulty_weights": {0: 1.0, 2: 2.0}}})
     with pytest.raises(ConfigError, match="difficulty_weights"):
         _check_resume(tmp_path, changed, resume=True)
+
+
+def test_a_rebuilt_input_model_is_not_reused_silently(smoke_run, tmp_path, capsys):
+    """sft/model rebuilt after DPO ran from it: the rerun refuses, naming dpo and its input, instead
+    of reusing pairs and a model made from the old one."""
+    import shutil
+
+    import torch
+
+    from lfmgym.stages.common import load_model, save_model
+
+    src, _ = smoke_run
+    out = tmp_path / "run"
+    shutil.copytree(src, out)
+    model, tokenizer = load_model(out / "sft" / "model")
+    with torch.no_grad():
+        next(model.parameters()).add_(0.01)
+    save_model(model, tokenizer, out / "sft" / "model")
+    pairs = (out / "dpo" / "pairs.jsonl").stat().st_mtime_ns
+    from lfmgym.cli import main
+
+    capsys.readouterr()
+    assert main(["pipeline", str(SMOKE), "--check", "--out", str(src)]) == 0  # the untouched run resumes
+    assert "holds a run" in capsys.readouterr().out
+    assert main(["pipeline", str(SMOKE), "--check", "--out", str(out)]) == 2  # --check says so before a run
+    assert "dpo: its input model sft/model" in " ".join(capsys.readouterr().out.split())
+    with pytest.raises(ConfigError, match=r"^dpo: its input model sft/model in .* changed since dpo started"):
+        run_pipeline(SMOKE, out, progress=False)
+    assert (out / "dpo" / "pairs.jsonl").stat().st_mtime_ns == pairs
+    recorded = json.loads((out / "dpo" / "stage.json").read_text())
+    assert recorded["from"] == "sft" and len(recorded["model"]) == 64 and "dpo" in recorded["config"]
+
+
+def test_killed_dpo_resumes_from_a_checkpoint(tmp_path, monkeypatch):
+    """dpo.save_steps (25) longer than the stage (4 steps) is clamped to 2: a kill during step 3
+    resumes from checkpoint-2, and no step is trained twice."""
+    import lfmgym.stages.common as common
+
+    real = common.trainer_callback
+
+    def killing_callback(progress, log_path=None, summary_keys=("loss",)):
+        callback = real(progress, log_path, summary_keys)
+        if log_path is None or log_path.parent.name != "dpo":
+            return callback
+
+        class Killing(type(callback)):
+            def on_step_end(self, args, state, control, **kw):
+                if state.global_step == 3:
+                    raise KeyboardInterrupt  # killed during step 3
+                return super().on_step_end(args, state, control, **kw)
+
+        return Killing()
+
+    monkeypatch.setattr(common, "trainer_callback", killing_callback)
+    # Token trigrams: the smoke model's rollouts differ in repetition, so the jury keeps pairs to train on.
+    cfg = small_config(**{"stages": ["sft", "dpo"], "eval.sampled": False, "dpo.max_steps": 4, "dpo.save_steps": 25,
+                          "dpo.jury.ngram.unit": "token"})
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(cfg, tmp_path, progress=False)
+    assert (tmp_path / "dpo" / "checkpoints" / "checkpoint-2").is_dir()
+    assert not (tmp_path / "dpo" / "model").exists()
+    monkeypatch.setattr(common, "trainer_callback", real)
+    run_pipeline(cfg, tmp_path, progress=False)
+    assert (tmp_path / "dpo" / "resume.log").read_text() == "resumed from checkpoint-2\n"
+    steps = [json.loads(line)["step"] for line in (tmp_path / "dpo" / "log.jsonl").read_text().splitlines()
+             if "loss" in json.loads(line)]
+    assert steps == [1, 2, 3, 4]

@@ -7,13 +7,14 @@ from __future__ import annotations
 import math
 
 import pytest
+from transformers import TrainingArguments
 
 from lfmgym.cli import main
 from lfmgym.stages.config import ConfigError, check_trainer_args, load_config
 from lfmgym.stages.dpo import dpo_args
 from lfmgym.stages.grpo import grpo_args
 from lfmgym.stages.sft import sft_args
-from lfmgym.stages.trainer import checkpoint_interval
+from lfmgym.stages.trainer import checkpoint_interval, warmup_arguments
 
 SMOKE = "configs/smoke.yaml"
 
@@ -96,6 +97,12 @@ def test_warmup_ratio_is_a_share_of_the_steps(tmp_path, ratio):
     assert dpo_args(cfg, tmp_path).get_warmup_steps(40) == expected
     # With the pairs known (80 pairs, batch 2, 2 epochs: 80 steps), a share of those steps.
     assert dpo_args(cfg, tmp_path, n_pairs=80).get_warmup_steps(80) == math.ceil(ratio * 80)
+
+
+def test_a_full_warmup_is_every_step_never_one(tmp_path):
+    args = TrainingArguments(output_dir=str(tmp_path), report_to=[], **warmup_arguments(1.0))
+    for steps in (1, 7, 40, 10**9):
+        assert args.get_warmup_steps(steps) == steps
 
 
 def test_checkpoints_fall_inside_the_stage(tmp_path):
