@@ -128,7 +128,7 @@ def test_two_rounds_sample_from_the_updated_policy_and_resume(tiny, tmp_path):
 
     _, _, path = tiny
     cfg = small_config(**{"dpo.rounds": 2, "dpo.prompts": 3, "dpo.learning_rate": 5e-3, "dpo.max_steps": 2,
-                          "dpo.samples": 2, "dpo.max_new_tokens": 12})
+                          "dpo.samples": 2, "dpo.max_new_tokens": 12, "dpo.temperature": 1.5})
     stage = tmp_path / "dpo"
     run_dpo(cfg, path, stage)
     r1, r2 = stage / "round_1", stage / "round_2"
