@@ -11,6 +11,7 @@ results, parse errors, the next user turn, the assistant header) — and so on.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 __all__ = ["STOP_TOKENS", "NOISE_TOKENS", "ChatCodec", "TemplateNotPrefixPreserving"]
@@ -41,6 +42,9 @@ class ChatCodec:
         if getattr(tokenizer, "chat_template", None) is None:
             raise ValueError("tokenizer: has no chat_template; set tokenizer.chat_template first")
         self.tokenizer = tokenizer
+        # Env resets and sub-model calls encode from worker threads; a fast tokenizer is not safe to
+        # call from two threads at once ("Already borrowed"), so every use goes through this lock.
+        self._lock = threading.RLock()
         self.chat_template_kwargs = dict(chat_template_kwargs or {})
         ids: list[int] = []
         if tokenizer.eos_token_id is not None:
@@ -71,14 +75,16 @@ class ChatCodec:
         # that precede the last user message; env feedback is a user message, so without the flag
         # a generated "</think>" would rewrite a turn the policy already produced. Templates that
         # do not know the flag ignore it.
-        return self.tokenizer.apply_chat_template(
-            messages, add_generation_prompt=generation_prompt, tokenize=False, preserve_thinking=True,
-            **self.chat_template_kwargs,
-        )
+        with self._lock:
+            return self.tokenizer.apply_chat_template(
+                messages, add_generation_prompt=generation_prompt, tokenize=False, preserve_thinking=True,
+                **self.chat_template_kwargs,
+            )
 
     def encode(self, text: str) -> list[int]:
         # The template already wrote BOS when the model wants one; don't add a second.
-        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        with self._lock:
+            return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def encode_prompt(self, messages: Messages) -> list[int]:
         """Ids of the chat-template prompt for ``messages``, ending with the assistant header."""
@@ -86,7 +92,8 @@ class ChatCodec:
 
     def decode(self, ids: list[int]) -> str:
         """Assistant text of generated ids: special tokens kept except end-of-turn, padding, BOS."""
-        text = self.tokenizer.decode([t for t in ids if t not in self._strip_ids], skip_special_tokens=False)
+        with self._lock:
+            text = self.tokenizer.decode([t for t in ids if t not in self._strip_ids], skip_special_tokens=False)
         for noise in self._noise:
             text = text.replace(noise, "")
         return text.strip()
