@@ -46,7 +46,15 @@ class OpenAIBackend:
         tool_format: how structured ``tool_calls`` in a response are rendered into text.
         extra_body: extra JSON fields for every request (e.g. ``{"skip_special_tokens": False}``
             for vLLM, so LFM2's tool-call tokens stay in the text).
+
+    Text only: a chat endpoint returns text, not the sampled token ids, so the rollout engine
+    plays it at the text level (records have ``prompt_ids is None`` and turns without ids) and
+    the token-exact trainers (DPO pairs, GRPO) cannot train on its episodes.
     """
+
+    # What the rollout engine looks for: no token generator, the engine plays text.
+    token_generator = None
+    returns_token_ids = False
 
     def __init__(
         self,
