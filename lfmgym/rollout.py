@@ -54,6 +54,12 @@ class OraclePolicy:
         self.env = env
         self._cache: dict[str, list[str]] = {}
 
+    def sub_model_for(self, env: Env):
+        """The sub-model an env with ``llm_query`` gets while the oracle plays it: the env's own
+        ``oracle_sub_model()`` when it has one (the demonstrations' sub-calls then get right answers)."""
+        make = getattr(env, "oracle_sub_model", None)
+        return make() if callable(make) else None
+
     def _gold(self, task: Task) -> list[str]:
         if task.id not in self._cache:
             demo = self.env.demonstrate(task)

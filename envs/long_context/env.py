@@ -140,6 +140,11 @@ class LongContextEnv(Env):
             self.session.sub_model = sub_model
             self.session.budget.count = token_counter(sub_model)[0]
 
+    def oracle_sub_model(self) -> SubModel:
+        """The sub-model that answers every labelling prompt correctly: what an oracle policy
+        (``OraclePolicy``: replaying :meth:`demonstrate`, as ``lfmgym check`` does) calls through."""
+        return PerTaskSubModel("oracle", oracle_sub_model)
+
     # ------------------------------------------------------------------ tasks
 
     def generate_task(self, rng: np.random.Generator, difficulty: int) -> Task:

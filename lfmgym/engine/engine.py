@@ -257,9 +257,15 @@ class _Run:
         e = self.e
         factory = self.env_factory[i] if isinstance(self.env_factory, (list, tuple)) else self.env_factory
         env = factory()
-        if e.sub_model and hasattr(env, "set_sub_model") and getattr(env, "sub_model", None) is None \
-                and hasattr(e.policy, "chat"):
-            env.set_sub_model(e.policy.chat)
+        if e.sub_model and hasattr(env, "set_sub_model") and getattr(env, "sub_model", None) is None:
+            # Recursive envs call a sub-model: the policy itself, or what the policy names for it
+            # (an oracle policy hands the env's oracle sub-model).
+            if hasattr(e.policy, "sub_model_for"):
+                sub = e.policy.sub_model_for(env)
+                if sub is not None:
+                    env.set_sub_model(sub)
+            elif hasattr(e.policy, "chat"):
+                env.set_sub_model(e.policy.chat)
         t0 = time.perf_counter()
         obs, _info = env.reset(seed=self.seeds[i], options={"task": self.tasks[i]})
         record = EpisodeRecord(env_name=env.name, task=self.tasks[i], messages=obs, seed=self.seeds[i])
