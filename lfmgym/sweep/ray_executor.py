@@ -48,6 +48,17 @@ def _trainable(config: dict[str, Any], *, spec: SweepSpec, out: str, cwd: str) -
                      "trial_cpu_s": round(time.process_time() - c0, 2)})
 
     overrides = overrides_of(params, spec)
+    done = Path(out) / "trials" / trial_id / "result.json"
+    if done.is_file():
+        # Finished before an interruption that came before Tune saved its state: report the result
+        # again instead of training the trial a second time.
+        import json
+
+        prev = json.loads(done.read_text())
+        if prev.get("status") == "ok" and prev.get("params") == overrides:
+            tune.report({**prev["metrics"], OBJECTIVE: prev["metric"], "step": max(prev["reports"], 1), "final": 1,
+                         "trial_time_s": prev["time_s"], "trial_cpu_s": prev["cpu_s"]})
+            return
     result = run_trial({"id": trial_id, "target": spec.target, "base": spec.base, "params": overrides,
                         "overrides": overrides, "metric": spec.metric, "report_key": spec.report_key},
                        Path(out) / "trials" / trial_id, engine_report)
