@@ -389,3 +389,14 @@ def test_every_prediction_row_gets_a_verdict_when_ids_repeat(entries, tmp_path, 
     assert "2 prediction row(s) repeat an id" in capsys.readouterr().out
     lines = [json.loads(x) for x in (out / "verdicts.jsonl").read_text().splitlines()]
     assert [(x["id"], x["valid"]) for x in lines if x["id"] == e.id] == [(e.id, True), (e.id, False), (e.id, False)]
+
+
+def test_an_empty_predictions_file_is_an_error(tmp_path):
+    import subprocess
+    import sys
+
+    empty = tmp_path / "preds.jsonl"
+    empty.write_text("")
+    proc = subprocess.run([sys.executable, "-m", "lfmgym.cli", "eval", "bfcl", "--predictions", str(empty)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "no prediction rows" in proc.stderr and "Traceback" not in proc.stderr

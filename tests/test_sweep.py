@@ -288,3 +288,12 @@ def test_ray_tune_asha_stops_diverging_trials_resumes_and_writes_the_same_table(
     assert (out / "results.md").read_text().splitlines()[0] == (optuna_out / "results.md").read_text().splitlines()[0]
     assert (out / "results.csv").read_text().splitlines()[0] == (optuna_out / "results.csv").read_text().splitlines()[0]
     assert (out / "metric_vs_params.png").stat().st_size > 0
+
+
+def test_a_sweep_name_is_one_plain_name(tmp_path):
+    from lfmgym.sweep.space import SweepConfigError, load_sweep
+
+    path = tmp_path / "sweep.yaml"
+    path.write_text(f"name: ../../x\nbase: {REPO / 'configs' / 'smoke.yaml'}\nspace: {{grpo.learning_rate: [0.1]}}\n")
+    with pytest.raises(SweepConfigError, match="name"):
+        load_sweep(path)

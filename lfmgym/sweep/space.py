@@ -248,7 +248,7 @@ def _validate(raw: dict[str, Any], base: dict[str, Any], source: str) -> SweepSp
     if not isinstance(target, str) or ":" not in target:
         raise _err("target", "must be 'module:function'")
     return SweepSpec(base=base, space=space, metric=metric, search=search, early_stop=early, executor=executor,
-                     alternatives=alts, target=target, name=str(raw.get("name", "sweep")), source=source)
+                     alternatives=alts, target=target, name=_sweep_name(raw.get("name", "sweep")), source=source)
 
 
 def _corners(spec: SweepSpec) -> list[dict[str, Any]]:
@@ -303,3 +303,15 @@ def load_sweep(path_or_dict: str | Path | dict[str, Any]) -> SweepSpec:
             msg = exc.args[0] if exc.args else exc
             raise SweepConfigError(f"space {overrides}: {msg}") from None
     return spec
+
+
+def _sweep_name(value: Any) -> str:
+    """The sweep's name: it names the default output folder (``sweeps/<name>``), so it must be one
+    plain path component, never ``..`` or a path that leaves that folder."""
+    import re
+
+    name = str(value)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", name) or name in (".", ".."):
+        raise SweepConfigError(f"name: {name!r} must be one plain name (letters, digits, '.', '_', '-'), "
+                               "not a path")
+    return name
