@@ -42,7 +42,7 @@ from lfmgym.stages.common import (
     rollout_budgets,
     write_json,
 )
-from lfmgym.stages.jury import Group, Jury, Rollout, jury_report
+from lfmgym.stages.jury import Group, Jury, Rollout, jury_report, pair_row
 from lfmgym.stages.trainer import train_stage, trainer_config
 
 __all__ = ["collect_groups", "build_jury", "make_pairs", "load_pairs", "run_dpo", "pair_row",
@@ -104,24 +104,6 @@ def build_jury(cfg: dict) -> Jury:
     for j in cfg["dpo"]["jury"]["judges"]:
         judges.append((j["name"], reg.get("judges", j["name"]).factory(**j["kwargs"]), j["weight"]))
     return Jury(cfg["dpo"]["jury"], judges)
-
-
-def pair_row(group: Group, best: int, worst: int) -> dict[str, Any]:
-    """A preference row: token ids and assistant masks of both episodes, plus what a reader needs."""
-    chosen, rejected = group.rollouts[best], group.rollouts[worst]
-    row: dict[str, Any] = {}
-    if chosen.prompt_ids is not None and rejected.prompt_ids is not None:  # token-level rollouts
-        if chosen.prompt_ids != rejected.prompt_ids:
-            raise ValueError(f"{group.env}/{group.task_id}: the two rollouts of a pair have different prompts")
-        row = {
-            "prompt_ids": list(chosen.prompt_ids),
-            "chosen_ids": list(chosen.completion_ids),
-            "chosen_mask": list(chosen.completion_mask),
-            "rejected_ids": list(rejected.completion_ids),
-            "rejected_mask": list(rejected.completion_mask),
-        }
-    return {**row, "prompt": group.prompt, "chosen": chosen.messages[len(group.prompt):],
-            "rejected": rejected.messages[len(group.prompt):]}
 
 
 def make_pairs(groups: list[Group], jury: Jury) -> tuple[list[dict[str, Any]], dict[str, Any]]:

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Rollout", "Group", "Jury", "weighted_median", "ngram_score", "jury_report"]
+__all__ = ["Rollout", "Group", "Jury", "weighted_median", "ngram_score", "jury_report", "pair_row"]
 
 
 @dataclass
@@ -114,6 +114,25 @@ def reply_text(prompt: list[dict[str, Any]], messages: list[dict[str, Any]]) -> 
     return "\n".join(f"[{m.get('role')}] {m.get('content', '')}" for m in rest)
 
 
+def pair_row(group: Group, best: int, worst: int) -> dict[str, Any]:
+    """A preference row: token ids and assistant masks of both episodes, plus what a reader needs."""
+    chosen, rejected = group.rollouts[best], group.rollouts[worst]
+    row: dict[str, Any] = {}
+    if chosen.prompt_ids is not None and rejected.prompt_ids is not None:  # token-level rollouts
+        if chosen.prompt_ids != rejected.prompt_ids:
+            raise ValueError(f"{group.env}/{group.task_id}: the two rollouts of a pair have different prompts")
+        row = {
+            "prompt_ids": list(chosen.prompt_ids),
+            "chosen_ids": list(chosen.completion_ids),
+            "chosen_mask": list(chosen.completion_mask),
+            "rejected_ids": list(rejected.completion_ids),
+            "rejected_mask": list(rejected.completion_mask),
+        }
+    return {**row, "prompt": group.prompt, "chosen": chosen.messages[len(group.prompt):],
+            "rejected": rejected.messages[len(group.prompt):]}
+
+
+
 class Jury:
     """Scores groups and turns them into preference pairs (see the module docstring).
 
@@ -178,8 +197,6 @@ class Jury:
 
     def pairs(self, groups: Sequence[Group]) -> tuple[list[dict[str, Any]], dict[str, int]]:
         """Preference rows (one per group with a preference) and the skip counts."""
-        from lfmgym.stages.dpo import pair_row
-
         rows, counts = [], {"groups": len(groups), "pairs": 0, "skipped_all_equal": 0, "skipped_identical": 0}
         tol = self.cfg["tie_tolerance"]
         for g in groups:
