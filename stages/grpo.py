@@ -149,6 +149,16 @@ class _GeneratorPolicy:
         return self.generator.codec.decode(s.ids)
 
 
+def _global_count(accelerator):
+    """``f(local live episodes) -> live episodes on every process``: the engine's lockstep test."""
+    import torch
+
+    def count(n_live: int) -> int:
+        return int(accelerator.gather(torch.tensor([n_live], device=accelerator.device)).sum().item())
+
+    return count
+
+
 class EnvRollout:
     """TRL ``rollout_func``: a thin adapter from TRL's contract to the rollout engine.
 
@@ -237,12 +247,7 @@ class EnvRollout:
         step = int(getattr(getattr(trainer, "state", None), "global_step", self.calls) or 0)
         self.calls += 1
         seeds = [row_seed(self.seed, step, self.calls, rank, i) for i in range(len(jobs))]
-        lockstep = None
-        if n_proc > 1:
-            import torch
-
-            def lockstep(n_live: int) -> int:
-                return int(accelerator.gather(torch.tensor([n_live], device=accelerator.device)).sum().item())
+        lockstep = _global_count(accelerator) if n_proc > 1 else None
 
         def run(generator, sub_calls: bool):
             engine = RolloutEngine(

@@ -36,7 +36,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from lfmgym.engine.chat_tokens import TemplateNotPrefixPreserving
@@ -104,7 +104,7 @@ class _Live:
     step_deadline: float | None = None
     step_started: float = 0.0
     done: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    text: str = ""                      # the decoded text of the turn being stepped
 
 
 class RolloutEngine:
@@ -356,8 +356,8 @@ class _Run:
                                   None if e.budgets.max_episode_s is None
                                   else e.budgets.max_episode_s - (st.step_started - st.started)) if x is not None]
             st.step_deadline = st.step_started + min(limits) if limits else None
-            st.extra["text"] = s.text if isinstance(s, _TextSample) else e.generator.codec.decode(s.ids)
-            self.futures[self.pool.submit(st.env.step, st.extra["text"])] = ("step", st.index)
+            st.text = s.text if isinstance(s, _TextSample) else e.generator.codec.decode(s.ids)
+            self.futures[self.pool.submit(st.env.step, st.text)] = ("step", st.index)
         e.stats["steps"] += len(batch)
 
     def _generate(self, rows: list[_Live], fillers: set[int]) -> list[Any]:
@@ -417,7 +417,7 @@ class _Run:
 
     def _append_turn(self, st: _Live, feedback_ids: list[int]) -> Turn:
         s = st.pending
-        text = st.extra.get("text", "")
+        text = st.text
         if isinstance(s, _TextSample):
             turn = Turn(text=text, ids=s.ids, finished=s.finished, latency_s=s.latency_s)
         else:
