@@ -227,8 +227,10 @@ def load_prediction_rows(path: str | Path) -> list[tuple[str, str]]:
     else:
         raise FileNotFoundError(f"--predictions: {p} does not exist")
     rows: list[tuple[str, str]] = []
+    read = 0  # multi-turn rows count too: a multi-turn-only file is not empty
     for f in files:
         for n, row in enumerate(_read_jsonl(f, "prediction"), 1):
+            read += 1
             if str(row.get("id", "")).startswith("multi_turn"):
                 continue  # lfmgym.eval.bfcl_multi_turn reads these
             result = row.get("result")
@@ -237,6 +239,8 @@ def load_prediction_rows(path: str | Path) -> list[tuple[str, str]]:
             if not isinstance(result, str):
                 raise ValueError(f"{f}:{n}: field 'result' must be a string (the raw model output)")
             rows.append((str(row["id"]), result))
+    if not read:
+        raise ValueError(f"--predictions {p}: no prediction rows in the file")
     return rows
 
 

@@ -206,8 +206,6 @@ def _cmd_eval_bfcl(args) -> int:
         multi, args.categories = multi_turn.split_categories(args.categories) if args.categories else (None, None)
         entries = select_entries(load_bfcl(args.data, args.categories), args.limit, args.seed) if args.categories != [] else []
         rows = load_prediction_rows(args.predictions) if args.predictions else None
-        if rows is not None and not rows:
-            raise ValueError(f"--predictions {args.predictions}: no prediction rows in the file")
     except (FileNotFoundError, ValueError) as exc:
         print(f"lfmgym eval bfcl: {exc}", file=sys.stderr)
         return 2
