@@ -21,7 +21,6 @@ run: the demo keeps random batches.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import tempfile
 from pathlib import Path
@@ -39,11 +38,12 @@ def real_token_share(lengths: list[int], batch_size: int, grouped: bool, seed: i
     return sum(map(sum, batches)) / sum(max(b) * len(b) for b in batches)
 
 
-def run(cfg: dict, base_dir: Path, out: Path, steps: int, grouped: bool, lengths: list[int]) -> dict:
+def run(cfg, base_dir: Path, out: Path, steps: int, grouped: bool, lengths: list[int]) -> dict:
+    from lfmgym.stages.config import load_config
     from lfmgym.stages.sft import run_sft
 
-    cfg = copy.deepcopy(cfg)
-    cfg["sft"].update(max_steps=steps, group_by_length=grouped, logging_steps=1, save_steps=steps)
+    cfg = load_config(cfg, {"sft.max_steps": steps, "sft.group_by_length": grouped, "sft.logging_steps": 1,
+                            "sft.save_steps": steps})
     out.mkdir(parents=True)
     run_sft(cfg, base_dir, out)
     logs = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
@@ -52,7 +52,7 @@ def run(cfg: dict, base_dir: Path, out: Path, steps: int, grouped: bool, lengths
     losses = [r["loss"] for r in steps_logged]
     return {"strategy": "group_by_length" if grouped else "random (baseline)",
             "s_per_step": (times[-1] - times[0]) / (len(times) - 1),
-            "real_token_share": real_token_share(lengths, cfg["sft"]["batch_size"], grouped, cfg["seed"]),
+            "real_token_share": real_token_share(lengths, cfg.sft.batch_size, grouped, cfg.seed),
             "final_loss": sum(losses[-5:]) / len(losses[-5:])}
 
 
@@ -88,8 +88,8 @@ def main() -> None:
     if a.json:
         print(json.dumps(rows, indent=2))
         return
-    print(f"SFT, {a.steps} steps x batch {cfg['sft']['batch_size']}, {a.threads} threads, "
-          f"model {cfg['model']['name']} {cfg['model']['overrides'] or ''}\n")
+    print(f"SFT, {a.steps} steps x batch {cfg.sft.batch_size}, {a.threads} threads, "
+          f"model {cfg.model.name} {dict(cfg.model.overrides) or ''}\n")
     print("| batches | s/step | speed-up | real tokens / batch tokens | loss (last 5 steps) |")
     print("|---|---|---|---|---|")
     for r in rows:

@@ -47,13 +47,17 @@ def cmd_pipeline(args) -> int:
 
     console = Console()
     if args.show_config:
+        from rich.markup import escape
         from rich.table import Table
 
+        rows = describe()
         table = Table(title="pipeline config fields")
-        for col in ("field", "default", "meaning"):
-            table.add_column(col)
-        for row in describe():
-            table.add_row(*row)
+        # The field names whole on any terminal (the meaning column wraps instead).
+        table.add_column("field", no_wrap=True, min_width=max(len(r[0]) for r in rows))
+        for col in ("type", "default", "meaning"):
+            table.add_column(col, overflow="fold")
+        for row in rows:
+            table.add_row(*(escape(cell) for cell in row))  # `judges[i]` is text, not rich markup
         console.print(table)
         return 0
     if not args.config:

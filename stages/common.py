@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from lfmgym.env import Env, Task
-from lfmgym.stages.config import stage_weights
+from lfmgym.stages.config import EnvSettings, PipelineConfig, stage_weights, thaw
+from lfmgym.stages.schema import FrozenDict
 
 __all__ = [
     "STREAMS",
@@ -42,22 +43,30 @@ __all__ = [
 STREAMS = {"tokenizer": 1, "sft": 2, "dpo": 3, "grpo": 4}
 
 
-def make_env(name: str, kwargs: dict[str, Any] | None = None) -> Env:
-    """A fresh env registered as ``name``, built with ``kwargs``."""
+def make_env(name: str, kwargs: Mapping[str, Any] | None = None) -> Env:
+    """A fresh env registered as ``name``, built with a plain copy of ``kwargs`` (a config's
+    frozen kwargs included)."""
     from lfmgym.plugins import make_env as _make
 
-    return _make(name, **dict(kwargs or {}))
+    return _make(name, **_plain_kwargs(kwargs))
 
 
-def env_factory(name: str, kwargs: dict[str, Any] | None = None) -> Callable[[], Env]:
+def env_factory(name: str, kwargs: Mapping[str, Any] | None = None) -> Callable[[], Env]:
     """A zero-argument factory (picklable arguments only) for :func:`lfmgym.rollout.run_episodes`."""
-    kwargs = dict(kwargs or {})
+    kwargs = _plain_kwargs(kwargs)
     return lambda: make_env(name, kwargs)
 
 
-def eval_kwargs(env_cfg: dict[str, Any]) -> dict[str, Any]:
-    """Constructor kwargs of the held-out eval env: ``eval_kwargs`` when given, else ``kwargs``."""
-    return dict(env_cfg["eval_kwargs"] or env_cfg["kwargs"])
+def _plain_kwargs(kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A config's frozen kwargs thawed (nested dicts and lists mutable again, as the env's
+    constructor may expect); any other mapping copied as it is."""
+    return thaw(kwargs) if isinstance(kwargs, FrozenDict) else dict(kwargs or {})
+
+
+def eval_kwargs(env: EnvSettings) -> dict[str, Any]:
+    """Constructor kwargs of the held-out eval env: ``eval_kwargs`` when given, else ``kwargs``
+    (a plain copy)."""
+    return thaw(env.eval_kwargs or env.kwargs)
 
 
 def split_counts(total: int, weights: dict[str, float]) -> dict[str, int]:
@@ -90,23 +99,23 @@ def stream_seed(seed: int, stream: str, env_index: int) -> int:
     return int(ss.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
 
 
-def heldout_tasks(cfg: dict, name: str) -> list[Task]:
+def heldout_tasks(cfg: PipelineConfig, name: str) -> list[Task]:
     """The evaluation tasks of env ``name`` (``eval.n`` of them, from ``eval.seed``)."""
-    env = make_env(name, eval_kwargs(cfg["envs"][name]))
-    index = list(cfg["envs"]).index(name)
-    return env.make_tasks(cfg["eval"]["n"], seed=int(cfg["eval"]["seed"]) + index)
+    env = make_env(name, eval_kwargs(cfg.envs[name]))
+    index = list(cfg.envs).index(name)
+    return env.make_tasks(cfg.eval.n, seed=int(cfg.eval.seed) + index)
 
 
-def _heldout_keys(cfg: dict) -> tuple[set[str], set[str]]:
+def _heldout_keys(cfg: PipelineConfig) -> tuple[set[str], set[str]]:
     ids, prompts = set(), set()
-    for name in cfg["envs"]:
+    for name in cfg.envs:
         for t in heldout_tasks(cfg, name):
             ids.add(f"{name}/{t.id}")
             prompts.add(t.prompt)
     return ids, prompts
 
 
-def training_tasks(cfg: dict, name: str, n: int, stream: str, exclude: tuple[set[str], set[str]] | None = None) -> list[Task]:
+def training_tasks(cfg: PipelineConfig, name: str, n: int, stream: str, exclude: tuple[set[str], set[str]] | None = None) -> list[Task]:
     """``n`` training tasks of env ``name`` for ``stream``, none of them held out.
 
     Raises:
@@ -115,9 +124,9 @@ def training_tasks(cfg: dict, name: str, n: int, stream: str, exclude: tuple[set
     """
     exclude = exclude if exclude is not None else _heldout_keys(cfg)
     ids, prompts = exclude
-    env = make_env(name, cfg["envs"][name]["kwargs"])
-    index = list(cfg["envs"]).index(name)
-    rng = np.random.default_rng(stream_seed(cfg["seed"], stream, index))
+    env = make_env(name, cfg.envs[name].kwargs)
+    index = list(cfg.envs).index(name)
+    rng = np.random.default_rng(stream_seed(cfg.seed, stream, index))
     out: list[Task] = []
     attempts = 0
     while len(out) < n:
@@ -134,22 +143,22 @@ def training_tasks(cfg: dict, name: str, n: int, stream: str, exclude: tuple[set
     return out
 
 
-def mixture_tasks(cfg: dict, total: int, stream: str) -> list[tuple[str, Task]]:
+def mixture_tasks(cfg: PipelineConfig, total: int, stream: str) -> list[tuple[str, Task]]:
     """``total`` ``(env name, task)`` pairs split by the stage's env weights, interleaved by a seeded shuffle."""
     counts = split_counts(total, stage_weights(cfg, stream))
     exclude = _heldout_keys(cfg)
     pairs = [(name, t) for name, k in counts.items() for t in training_tasks(cfg, name, k, stream, exclude)]
-    order = np.random.default_rng(stream_seed(cfg["seed"], stream, 10_000)).permutation(len(pairs))
+    order = np.random.default_rng(stream_seed(cfg.seed, stream, 10_000)).permutation(len(pairs))
     return [pairs[int(i)] for i in order]
 
 
-def rollout_budgets(cfg: dict, max_completion_tokens: int | None = None):
+def rollout_budgets(cfg: PipelineConfig, max_completion_tokens: int | None = None):
     """The engine's :class:`~lfmgym.engine.Budgets` from the ``rollout`` section (eval, DPO, GRPO)."""
     from lfmgym.engine import Budgets
 
-    r = cfg["rollout"]
-    return Budgets(max_step_s=r["max_step_s"], max_episode_s=r["max_episode_s"],
-                   max_episode_tokens=r["max_episode_tokens"], max_completion_tokens=max_completion_tokens)
+    limits = cfg.rollout
+    return Budgets(max_step_s=limits.max_step_s, max_episode_s=limits.max_episode_s,
+                   max_episode_tokens=limits.max_episode_tokens, max_completion_tokens=max_completion_tokens)
 
 
 def prompt_key(messages: list[dict[str, Any]]) -> str:
@@ -255,6 +264,8 @@ def _json_default(obj: Any) -> Any:
         return str(obj)
     if hasattr(obj, "to_dict"):
         return obj.to_dict()
+    if isinstance(obj, Mapping):  # a config's frozen kwargs
+        return thaw(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 

@@ -42,6 +42,7 @@ from lfmgym.stages.common import (
     rollout_budgets,
     write_json,
 )
+from lfmgym.stages.config import PipelineConfig, thaw
 from lfmgym.stages.jury import Group, Jury, Rollout, jury_report, pair_row
 from lfmgym.stages.trainer import train_stage, trainer_config
 
@@ -49,44 +50,44 @@ __all__ = ["collect_groups", "build_jury", "make_pairs", "load_pairs", "run_dpo"
            "AssistantMaskCollator", "MaskedDPOTrainer"]
 
 
-def collect_groups(model: Any, tokenizer: Any, cfg: dict, progress: StageProgress | None = None,
+def collect_groups(model: Any, tokenizer: Any, cfg: PipelineConfig, progress: StageProgress | None = None,
                    round_index: int = 1) -> list[Group]:
     """Play ``dpo.samples`` sampled (+ 1 greedy) episodes of each DPO prompt with the model."""
     from lfmgym.backends.transformers_backend import TransformersBackend
     from lfmgym.engine.distributed import play_split
     from lfmgym.rollout import ModelPolicy, run_episodes
 
-    d = cfg["dpo"]
+    dpo = cfg.dpo
     progress = progress or StageProgress(enabled=False)
-    backend = TransformersBackend(model, tokenizer, batch_size=d["rollout_batch_size"])
+    backend = TransformersBackend(model, tokenizer, batch_size=dpo.rollout_batch_size)
     budgets = rollout_budgets(cfg)
     by_env: dict[str, list] = {}
-    for name, task in mixture_tasks(cfg, d["prompts"], "dpo"):
+    for name, task in mixture_tasks(cfg, dpo.prompts, "dpo"):
         by_env.setdefault(name, []).append(task)
     groups: list[Group] = []
     for name, tasks in by_env.items():
         # Repetition is the n-gram juror's: the env's own penalty is off so it counts once.
-        kwargs = {**cfg["envs"][name]["kwargs"], "repetition_weight": 0.0}
+        kwargs = {**thaw(cfg.envs[name].kwargs), "repetition_weight": 0.0}
         env = make_env(name, kwargs)
         factory = lambda name=name, kwargs=kwargs: make_env(name, kwargs)  # noqa: E731
-        seed = cfg["seed"] + 7919 * (list(cfg["envs"]).index(name) + 1) + 104_729 * (round_index - 1)
+        seed = cfg.seed + 7919 * (list(cfg.envs).index(name) + 1) + 104_729 * (round_index - 1)
 
         def play(policy, items, seeds):
-            return play_split(lambda ts, ss: run_episodes(factory, policy, ts, seeds=ss, batch_size=d["rollout_batch_size"],
-                                                          budgets=budgets, workers=cfg["rollout"]["workers"]),
+            return play_split(lambda ts, ss: run_episodes(factory, policy, ts, seeds=ss, batch_size=dpo.rollout_batch_size,
+                                                          budgets=budgets, workers=cfg.rollout.workers),
                               items, seeds)
 
-        sampler = ModelPolicy(backend, temperature=d["temperature"], top_p=d["top_p"], max_new_tokens=d["max_new_tokens"])
-        repeated = [t for t in tasks for _ in range(d["samples"])]
+        sampler = ModelPolicy(backend, temperature=dpo.temperature, top_p=dpo.top_p, max_new_tokens=dpo.max_new_tokens)
+        repeated = [t for t in tasks for _ in range(dpo.samples)]
         sampled = play(sampler, repeated, [seed + j for j in range(len(repeated))])
         progress.advance(1, info=f"{name} sampled")
         greedy = []
-        if d["greedy"]:
-            policy = ModelPolicy(backend, temperature=0.0, max_new_tokens=d["max_new_tokens"])
+        if dpo.greedy:
+            policy = ModelPolicy(backend, temperature=0.0, max_new_tokens=dpo.max_new_tokens)
             greedy = play(policy, tasks, [seed + len(repeated) + j for j in range(len(tasks))])
             progress.advance(1, info=f"{name} greedy")
         for i, task in enumerate(tasks):
-            recs = [("sampled", r) for r in sampled[i * d["samples"]:(i + 1) * d["samples"]]]
+            recs = [("sampled", r) for r in sampled[i * dpo.samples:(i + 1) * dpo.samples]]
             if greedy:
                 recs.append(("greedy", greedy[i]))
             groups.append(Group(env=name, task_id=task.id, prompt=env.opening(task),
@@ -95,15 +96,15 @@ def collect_groups(model: Any, tokenizer: Any, cfg: dict, progress: StageProgres
     return groups
 
 
-def build_jury(cfg: dict) -> Jury:
+def build_jury(cfg: PipelineConfig) -> Jury:
     """The jury of ``dpo.jury``, with its LLM judges built from the plugin registry."""
     from lfmgym.plugins import get_registry
 
     reg = get_registry()
     judges = []
-    for j in cfg["dpo"]["jury"]["judges"]:
-        judges.append((j["name"], reg.get("judges", j["name"]).factory(**j["kwargs"]), j["weight"]))
-    return Jury(cfg["dpo"]["jury"], judges)
+    for judge in cfg.dpo.jury.judges:
+        judges.append((judge.name, reg.get("judges", judge.name).factory(**thaw(judge.kwargs)), judge.weight))
+    return Jury(cfg.dpo.jury, judges)
 
 
 def make_pairs(groups: list[Group], jury: Jury) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -189,37 +190,37 @@ class MaskedDPOTrainer(_trainer_base()):
                                        "ref_chosen_logps", "ref_rejected_logps"]
 
 
-def dpo_steps(cfg: dict, n_pairs: int | None, world_size: int = 1) -> int | None:
+def dpo_steps(cfg: PipelineConfig, n_pairs: int | None, world_size: int = 1) -> int | None:
     """Optimizer steps of a DPO run on ``n_pairs`` pairs (``dpo.max_steps``, else ``dpo.epochs``
     passes), ``None`` when the pairs are not known yet."""
-    d = cfg["dpo"]
-    if d["max_steps"] > 0:
-        return d["max_steps"]
+    dpo = cfg.dpo
+    if dpo.max_steps > 0:
+        return dpo.max_steps
     if n_pairs is None:
         return None
-    batches = math.ceil(n_pairs / (d["batch_size"] * max(1, world_size)))
-    per_epoch = max(1, math.ceil(batches / d["gradient_accumulation_steps"]))
-    return max(1, math.ceil(d["epochs"] * per_epoch))
+    batches = math.ceil(n_pairs / (dpo.batch_size * max(1, world_size)))
+    per_epoch = max(1, math.ceil(batches / dpo.gradient_accumulation_steps))
+    return max(1, math.ceil(dpo.epochs * per_epoch))
 
 
-def dpo_args(cfg: dict, output_dir: Path, n_pairs: int | None = None, *, this_machine: bool = True):
+def dpo_args(cfg: PipelineConfig, output_dir: Path, n_pairs: int | None = None, *, this_machine: bool = True):
     """The ``trl.DPOConfig`` of the ``dpo`` section for ``n_pairs`` pairs (also built by
     ``lfmgym pipeline --check``, pairs unknown)."""
     from trl import DPOConfig
 
     from lfmgym.stages.common import dist
 
-    d = cfg["dpo"]
+    dpo = cfg.dpo
     own = {
         # sigmoid_norm alone lowers chosen and rejected together on a small model; the optional
         # NLL term on the chosen replies (RPO) anchors the good behaviour.
-        "loss_type": [d["loss_type"]] + (["sft"] if d["sft_weight"] > 0 else []),
-        "loss_weights": [1.0, d["sft_weight"]] if d["sft_weight"] > 0 else None,
-        "beta": d["beta"],
-        "num_train_epochs": d["epochs"],
-        "per_device_train_batch_size": d["batch_size"],
-        "gradient_accumulation_steps": d["gradient_accumulation_steps"],
-        "max_length": d["max_length"],
+        "loss_type": [dpo.loss_type] + (["sft"] if dpo.sft_weight > 0 else []),
+        "loss_weights": [1.0, dpo.sft_weight] if dpo.sft_weight > 0 else None,
+        "beta": dpo.beta,
+        "num_train_epochs": dpo.epochs,
+        "per_device_train_batch_size": dpo.batch_size,
+        "gradient_accumulation_steps": dpo.gradient_accumulation_steps,
+        "max_length": dpo.max_length,
     }
     steps = dpo_steps(cfg, n_pairs, dist().num_processes if n_pairs is not None else 1)
     return trainer_config(DPOConfig, cfg, "dpo", output_dir, own, total_steps=steps,
@@ -228,7 +229,7 @@ def dpo_args(cfg: dict, output_dir: Path, n_pairs: int | None = None, *, this_ma
                           this_machine=this_machine)
 
 
-def train_on_pairs(cfg: dict, rows: list[dict[str, Any]], model_dir: Path, stage_dir: Path,
+def train_on_pairs(cfg: PipelineConfig, rows: list[dict[str, Any]], model_dir: Path, stage_dir: Path,
                    progress: StageProgress) -> tuple[Path, int]:
     """One DPO training run on pre-tokenized pairs; returns ``(stage_dir/model, steps)``."""
     from datasets import Dataset
@@ -252,14 +253,13 @@ def train_on_pairs(cfg: dict, rows: list[dict[str, Any]], model_dir: Path, stage
     return out, trainer.state.global_step
 
 
-def _round(cfg: dict, model_dir: Path, round_dir: Path, progress: StageProgress, index: int) -> Path:
+def _round(cfg: PipelineConfig, model_dir: Path, round_dir: Path, progress: StageProgress, index: int) -> Path:
     """Sample (or reuse) one round's pairs from ``model_dir`` and train on them."""
-    d = cfg["dpo"]
     round_dir.mkdir(parents=True, exist_ok=True)
     pairs_path, summary_path = round_dir / "pairs.jsonl", round_dir / "jury.json"
     if (round_dir / "model" / "config.json").is_file():
         return round_dir / "model"
-    with progress.phase(f"dpo: rollouts + jury (round {index})", total=len(cfg["envs"]) * (2 if d["greedy"] else 1)):
+    with progress.phase(f"dpo: rollouts + jury (round {index})", total=len(cfg.envs) * (2 if cfg.dpo.greedy else 1)):
         if not (pairs_path.is_file() and summary_path.is_file()):
             model, tokenizer = load_model(model_dir, device=None)
             groups = collect_groups(model, tokenizer, cfg, progress, round_index=index)  # every process plays
@@ -286,7 +286,7 @@ def _round(cfg: dict, model_dir: Path, round_dir: Path, progress: StageProgress,
     return out
 
 
-def run_dpo(cfg: dict, model_dir: Path, stage_dir: Path, progress: StageProgress | None = None) -> Path:
+def run_dpo(cfg: PipelineConfig, model_dir: Path, stage_dir: Path, progress: StageProgress | None = None) -> Path:
     """``dpo.rounds`` rounds of sample → judge → train; returns ``stage_dir/model``.
 
     One round works in ``stage_dir`` itself (``pairs.jsonl``, ``jury.json``, ``model``); several
@@ -295,7 +295,7 @@ def run_dpo(cfg: dict, model_dir: Path, stage_dir: Path, progress: StageProgress
     ``jury.json`` says so (``"trained": false``).
     """
     progress = progress or StageProgress(enabled=False)
-    rounds = int(cfg["dpo"]["rounds"])
+    rounds = cfg.dpo.rounds
     if rounds == 1:
         return _round(cfg, model_dir, stage_dir, progress, 1)
     current = model_dir

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from lfmgym.stages.common import StageProgress, eval_kwargs, heldout_tasks
+from lfmgym.stages.config import PipelineConfig
 
 __all__ = ["ROW_KEYS", "evaluate_model"]
 
@@ -34,7 +35,7 @@ ROW_KEYS = ("stage", "env", "success", "parse_rate", "doom_loop_greedy", "doom_l
 def evaluate_model(
     model: Any,
     tokenizer: Any,
-    cfg: dict,
+    cfg: PipelineConfig,
     *,
     stage: str,
     out_dir: Path | None = None,
@@ -51,20 +52,21 @@ def evaluate_model(
     from lfmgym.eval.envs import evaluate_envs
     from lfmgym.stages.common import is_main, rollout_budgets
 
-    ev = cfg["eval"]
+    settings = cfg.eval
     progress = progress or StageProgress(enabled=False)
-    backend = TransformersBackend(model, tokenizer, batch_size=ev["batch_size"])
-    names = list(cfg["envs"])
+    backend = TransformersBackend(model, tokenizer, batch_size=settings.batch_size)
+    names = list(cfg.envs)
     path = None
     if out_dir is not None and is_main():
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / "episodes.jsonl"
     budgets = rollout_budgets(cfg)
     result = evaluate_envs(
-        backend, names, samples=1 if ev["sampled"] else 0, temperature=float(ev["temperature"]) if ev["sampled"] else 0.0,
-        top_p=ev["top_p"], max_new_tokens=ev["max_new_tokens"], seed=int(ev["seed"]),
-        env_kwargs={name: eval_kwargs(cfg["envs"][name]) for name in names},
-        batch_size=ev["batch_size"], tasks={name: heldout_tasks(cfg, name) for name in names},
+        backend, names, samples=1 if settings.sampled else 0,
+        temperature=float(settings.temperature) if settings.sampled else 0.0,
+        top_p=settings.top_p, max_new_tokens=settings.max_new_tokens, seed=int(settings.seed),
+        env_kwargs={name: eval_kwargs(cfg.envs[name]) for name in names},
+        batch_size=settings.batch_size, tasks={name: heldout_tasks(cfg, name) for name in names},
         budgets=budgets, episodes_path=path,
         on_pass=lambda name, pass_name: progress.advance(1, info=f"{name} {pass_name}"),
     )

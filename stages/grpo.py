@@ -46,6 +46,7 @@ from lfmgym.stages.common import (
     prompt_key,
     rollout_budgets,
 )
+from lfmgym.stages.config import PipelineConfig, thaw
 from lfmgym.stages.trainer import train_stage, trainer_config
 
 __all__ = ["EpisodeReward", "token_ngram_penalty", "EnvRollout", "build_prompt_pool", "run_grpo"]
@@ -65,9 +66,10 @@ class EpisodeReward:
         if log_metric is not None:
             if all_ranks and all_ranks[0] is not None:
                 # Several processes: log means over every rank's episodes, not this rank's share.
-                g = all_ranks[0]
+                gathered = all_ranks[0]
                 env_name, components, doom_loop, success, truncation_reason = (
-                    g["env_name"], g["components"], g["doom_loop"], g["success"], g["truncation_reason"])
+                    gathered["env_name"], gathered["components"], gathered["doom_loop"], gathered["success"],
+                    gathered["truncation_reason"])
             n = len(env_name)
             keys = sorted({k for c in components for k in c})
             for key in keys:
@@ -313,12 +315,12 @@ class EnvRollout:
                 "success": [x[3] for x in rows], "truncation_reason": [x[4] for x in rows]}
 
 
-def build_prompt_pool(cfg: dict) -> tuple[list[list[dict[str, Any]]], dict[str, tuple[str, Any]]]:
+def build_prompt_pool(cfg: PipelineConfig) -> tuple[list[list[dict[str, Any]]], dict[str, tuple[str, Any]]]:
     """The GRPO prompts (env openings, ``grpo.prompt_pool`` of them by env weight) and the
     ``prompt_key -> (env, task)`` map; a prompt shared by two different tasks keeps the first."""
-    envs = {name: make_env(name, e["kwargs"]) for name, e in cfg["envs"].items()}
+    envs = {name: make_env(name, env.kwargs) for name, env in cfg.envs.items()}
     prompts, pool = [], {}
-    for name, task in mixture_tasks(cfg, cfg["grpo"]["prompt_pool"], "grpo"):
+    for name, task in mixture_tasks(cfg, cfg.grpo.prompt_pool, "grpo"):
         opening = envs[name].opening(task)
         key = prompt_key(opening)
         if key in pool:
@@ -328,38 +330,38 @@ def build_prompt_pool(cfg: dict) -> tuple[list[list[dict[str, Any]]], dict[str, 
     return prompts, pool
 
 
-def grpo_args(cfg: dict, output_dir: Path, *, this_machine: bool = True):
+def grpo_args(cfg: PipelineConfig, output_dir: Path, *, this_machine: bool = True):
     """The ``trl.GRPOConfig`` of the ``grpo`` section (also built by ``lfmgym pipeline --check``)."""
     from trl import GRPOConfig
 
-    g = cfg["grpo"]
+    grpo = cfg.grpo
     own = {
-        "per_device_train_batch_size": g["prompts_per_step"] * g["num_generations"],
+        "per_device_train_batch_size": grpo.prompts_per_step * grpo.num_generations,
         "gradient_accumulation_steps": 1,
-        "num_generations": g["num_generations"],
-        "beta": g["beta"],
-        "loss_type": g["loss_type"],
-        "scale_rewards": g["scale_rewards"],
-        "temperature": g["temperature"],
-        "top_p": g["top_p"],
-        "max_completion_length": g["max_completion_length"],
+        "num_generations": grpo.num_generations,
+        "beta": grpo.beta,
+        "loss_type": grpo.loss_type,
+        "scale_rewards": grpo.scale_rewards,
+        "temperature": grpo.temperature,
+        "top_p": grpo.top_p,
+        "max_completion_length": grpo.max_completion_length,
         "mask_truncated_completions": False,  # a looping, length-capped reply must get its negative advantage
         "log_completions": False,
-        "use_vllm": g["use_vllm"],
+        "use_vllm": grpo.use_vllm,
     }
-    if g["use_vllm"]:
-        own["vllm_mode"] = g["vllm_mode"]
-        if g["vllm_server_base_url"]:
-            own["vllm_server_base_url"] = g["vllm_server_base_url"]
+    if grpo.use_vllm:
+        own["vllm_mode"] = grpo.vllm_mode
+        if grpo.vllm_server_base_url:
+            own["vllm_server_base_url"] = grpo.vllm_server_base_url
     # One reward function (EpisodeReward): its weights are the env's and grpo.ngram_weight.
-    return trainer_config(GRPOConfig, cfg, "grpo", output_dir, own, total_steps=g["max_steps"],
+    return trainer_config(GRPOConfig, cfg, "grpo", output_dir, own, total_steps=grpo.max_steps,
                           fields={"per_device_train_batch_size": "grpo.prompts_per_step",
                                   "reward_weights": "grpo.env_weight / grpo.ngram_weight"},
                           reserved=("vllm_mode", "vllm_server_base_url", "reward_weights"),
                           this_machine=this_machine)
 
 
-def run_grpo(cfg: dict, model_dir: Path, stage_dir: Path, progress: StageProgress | None = None) -> Path:
+def run_grpo(cfg: PipelineConfig, model_dir: Path, stage_dir: Path, progress: StageProgress | None = None) -> Path:
     """Train from ``model_dir`` with GRPO on the env mixture; returns ``stage_dir/model``."""
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is flagged experimental in TRL
     from datasets import Dataset
@@ -367,25 +369,25 @@ def run_grpo(cfg: dict, model_dir: Path, stage_dir: Path, progress: StageProgres
 
     from lfmgym.stages.common import load_model
 
-    g = cfg["grpo"]
+    grpo = cfg.grpo
     progress = progress or StageProgress(enabled=False)
     model, tokenizer = load_model(model_dir)
     prompts, pool = build_prompt_pool(cfg)
     rollout = EnvRollout(
         pool,
-        {name: e["kwargs"] for name, e in cfg["envs"].items()},
+        {name: thaw(env.kwargs) for name, env in cfg.envs.items()},
         tokenizer,
-        max_new_tokens=g["max_new_tokens"],
-        max_completion_length=g["max_completion_length"],
-        temperature=g["temperature"],
-        top_p=g["top_p"],
-        batch_size=g["prompts_per_step"] * g["num_generations"],
-        ngram=g["ngram"],
-        ngram_weight=g["ngram_weight"],
-        env_weight=g["env_weight"],
+        max_new_tokens=grpo.max_new_tokens,
+        max_completion_length=grpo.max_completion_length,
+        temperature=grpo.temperature,
+        top_p=grpo.top_p,
+        batch_size=grpo.prompts_per_step * grpo.num_generations,
+        ngram=grpo.ngram.to_dict(),
+        ngram_weight=grpo.ngram_weight,
+        env_weight=grpo.env_weight,
         budgets=rollout_budgets(cfg),
-        workers=cfg["rollout"]["workers"],
-        seed=cfg["seed"],
+        workers=cfg.rollout.workers,
+        seed=cfg.seed,
     )
     ckpt_dir = stage_dir / "checkpoints"
     trainer = GRPOTrainer(
@@ -396,5 +398,5 @@ def run_grpo(cfg: dict, model_dir: Path, stage_dir: Path, progress: StageProgres
         processing_class=tokenizer,
         rollout_func=rollout,
     )
-    return train_stage(trainer, tokenizer, stage_dir, progress, phase="grpo: training", total=g["max_steps"],
+    return train_stage(trainer, tokenizer, stage_dir, progress, phase="grpo: training", total=grpo.max_steps,
                        summary_keys=("reward", "episodes/doom_loop_ratio"))

@@ -19,9 +19,11 @@ worst replies are the same text. Both are counted in the summary.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from lfmgym.stages.config import JurySettings
 
 __all__ = ["Rollout", "Group", "Jury", "weighted_median", "ngram_score", "jury_report", "pair_row"]
 
@@ -137,14 +139,17 @@ class Jury:
     """Scores groups and turns them into preference pairs (see the module docstring).
 
     Args:
-        cfg: the ``dpo.jury`` config section.
+        settings: the ``dpo.jury`` config section (or a mapping of its fields, checked the same way).
         judges: ``(name, judge, weight)`` for each LLM judge (``judge`` may offer ``score_batch``).
     """
 
-    def __init__(self, cfg: dict, judges: Sequence[tuple[str, Any, float]] = ()):
-        self.cfg = cfg
+    def __init__(self, settings: JurySettings | Mapping[str, Any],
+                 judges: Sequence[tuple[str, Any, float]] = ()):
+        if not isinstance(settings, JurySettings):
+            settings = JurySettings.from_dict(settings, "dpo.jury")
+        self.settings = settings
         self.judges = list(judges)
-        self.weights = {"env": cfg["env_weight"], "ngram": cfg["ngram_weight"]}
+        self.weights = {"env": settings.env_weight, "ngram": settings.ngram_weight}
         for name, _, w in self.judges:
             self.weights[f"judge:{name}"] = float(w)
         if not any(w > 0 for w in self.weights.values()):
@@ -152,14 +157,14 @@ class Jury:
 
     def score(self, groups: Sequence[Group]) -> None:
         """Fill ``scores`` and ``aggregate`` of every rollout (judges see all groups in one batch)."""
-        ng = self.cfg["ngram"]
+        ngram = self.settings.ngram
         for g in groups:
             low, high = g.reward_range
             for r in g.rollouts:
                 env_score = (r.reward - low) / (high - low) if high > low else float(r.reward >= high)
                 r.scores["env"] = float(min(1.0, max(0.0, env_score)))
                 text = "\n".join(m.get("content", "") for m in r.messages[len(g.prompt):] if m.get("role") == "assistant")
-                r.scores["ngram"] = ngram_score(r.token_ids, ng["n"], ng["max_penalty"], ng["unit"], text)
+                r.scores["ngram"] = ngram_score(r.token_ids, ngram.n, ngram.max_penalty, ngram.unit, text)
         for name, judge, _ in self.judges:
             items = [(g.prompt, reply_text(g.prompt, r.messages)) for g in groups for r in g.rollouts]
             if hasattr(judge, "score_batch"):
@@ -176,13 +181,13 @@ class Jury:
 
     def aggregate(self, r: Rollout, drop: str | None = None) -> float:
         if r.doom_loop:
-            return float(self.cfg["doom_loop_score"])
+            return float(self.settings.doom_loop_score)
         keys = [k for k in r.scores if self.weights.get(k, 0) > 0 and k != drop]
         if not keys:
             return 0.0
         values = [r.scores[k] for k in keys]
         weights = [self.weights[k] for k in keys]
-        if self.cfg["aggregate"] == "median":
+        if self.settings.aggregate == "median":
             return float(weighted_median(values, weights))
         return float(sum(v * w for v, w in zip(values, weights)) / sum(weights))
 
@@ -198,7 +203,7 @@ class Jury:
     def pairs(self, groups: Sequence[Group]) -> tuple[list[dict[str, Any]], dict[str, int]]:
         """Preference rows (one per group with a preference) and the skip counts."""
         rows, counts = [], {"groups": len(groups), "pairs": 0, "skipped_all_equal": 0, "skipped_identical": 0}
-        tol = self.cfg["tie_tolerance"]
+        tol = self.settings.tie_tolerance
         for g in groups:
             best, worst = self.pick(g)
             chosen, rejected = g.rollouts[best], g.rollouts[worst]
@@ -233,7 +238,7 @@ def jury_report(jury: Jury, groups: Sequence[Group]) -> dict[str, Any]:
       against the verifiable ``env`` reward.
     """
     jurors = sorted({k for g in groups for r in g.rollouts for k in r.scores})
-    tol = jury.cfg["tie_tolerance"]
+    tol = jury.settings.tie_tolerance
     live = [g for g in groups if g.rollouts and
             max(r.aggregate for r in g.rollouts) - min(r.aggregate for r in g.rollouts) > tol]
     report: dict[str, Any] = {"jurors": jurors, "weights": {k: jury.weights.get(k, 0.0) for k in jurors},

@@ -43,7 +43,7 @@ from lfmgym.stages.common import (
     training_tasks,
     write_json,
 )
-from lfmgym.stages.config import STAGES, ConfigError, check_trainer_args, config_diff, load_config
+from lfmgym.stages.config import STAGES, ConfigError, PipelineConfig, check_trainer_args, config_diff, load_config, thaw
 from lfmgym.stages.evaluate import ROW_KEYS, evaluate_model
 
 __all__ = ["run_pipeline", "build_base_model", "model_fingerprint", "stage_input", "check_stage_input", "check_run_dir", "tokenizer_corpus", "write_results", "results_markdown", "plot_results"]
@@ -69,41 +69,42 @@ def _runner(stage: str):
     raise ValueError(f"unknown stage {stage!r}")
 
 
-def tokenizer_corpus(cfg: dict) -> list[str]:
+def tokenizer_corpus(cfg: PipelineConfig) -> list[str]:
     """Text for a from-scratch tokenizer: every message of ``model.tokenizer_examples``
     demonstrations per env (a training stream, never the held-out tasks)."""
     from lfmgym.stages.common import make_env
 
     texts = []
-    for name, e in cfg["envs"].items():
-        env = make_env(name, e["kwargs"])
-        for task in training_tasks(cfg, name, cfg["model"]["tokenizer_examples"], "tokenizer"):
+    for name, settings in cfg.envs.items():
+        env = make_env(name, settings.kwargs)
+        for task in training_tasks(cfg, name, cfg.model.tokenizer_examples, "tokenizer"):
             texts.extend(m["content"] for m in env.demonstrate(task) if m.get("content"))
     return texts
 
 
-def build_base_model(cfg: dict):
+def build_base_model(cfg: PipelineConfig):
     """The starting ``(model, tokenizer)``: a preset built from scratch, or a checkpoint loaded."""
     from lfmgym.model.loading import load_model_and_tokenizer
     from lfmgym.model.presets import PRESETS
 
-    m = cfg["model"]
-    if m["name"] in PRESETS:
-        if m["tokenizer"]:
+    model = cfg.model
+    overrides = thaw(model.overrides)
+    if model.name in PRESETS:
+        if model.tokenizer:
             from transformers import AutoTokenizer
 
             from lfmgym.model.presets import build_model
 
-            tokenizer = AutoTokenizer.from_pretrained(m["tokenizer"])
-            return build_model(m["name"], tokenizer, seed=cfg["seed"], **m["overrides"]), tokenizer
-        return load_model_and_tokenizer(m["name"], tokenizer_texts=tokenizer_corpus(cfg), seed=cfg["seed"],
-                                        device="cpu", **m["overrides"])
-    if m["overrides"]:
+            tokenizer = AutoTokenizer.from_pretrained(model.tokenizer)
+            return build_model(model.name, tokenizer, seed=cfg.seed, **overrides), tokenizer
+        return load_model_and_tokenizer(model.name, tokenizer_texts=tokenizer_corpus(cfg), seed=cfg.seed,
+                                        device="cpu", **overrides)
+    if overrides:
         raise ConfigError("model.overrides: only applies to a preset built from scratch, not to a checkpoint")
-    return load_model_and_tokenizer(m["name"], device="cpu")
+    return load_model_and_tokenizer(model.name, device="cpu")
 
 
-def _eval_stage(cfg: dict, stage: str, model_dir: Path, stage_dir: Path, progress: StageProgress) -> list[dict]:
+def _eval_stage(cfg: PipelineConfig, stage: str, model_dir: Path, stage_dir: Path, progress: StageProgress) -> list[dict]:
     """Evaluate a stage's model once into ``eval.json``: every process plays its share of the
     episodes (on its own GPU when there is one), the main process writes."""
     path = stage_dir / "eval.json"
@@ -111,7 +112,7 @@ def _eval_stage(cfg: dict, stage: str, model_dir: Path, stage_dir: Path, progres
         state = dist()
         device = str(state.device) if state.num_processes > 1 else None
         model, tokenizer = load_model(model_dir, device=device)
-        n_passes = len(cfg["envs"]) * (2 if cfg["eval"]["sampled"] else 1)
+        n_passes = len(cfg.envs) * (2 if cfg.eval.sampled else 1)
         with progress.phase(f"{stage}: eval", total=n_passes):
             rows = evaluate_model(model, tokenizer, cfg, stage=stage, out_dir=stage_dir, progress=progress)
         if is_main():
@@ -156,11 +157,12 @@ def model_fingerprint(model_dir: Path) -> str:
     return h.hexdigest()
 
 
-def stage_input(cfg: dict, stage: str, previous: str, model_dir: Path) -> dict[str, Any]:
+def stage_input(cfg: PipelineConfig, stage: str, previous: str, model_dir: Path) -> dict[str, Any]:
     """What a stage's outputs are made from: the stage it starts from, that model's fingerprint,
     and every setting but the other stages' sections, the stage list and the thread count (its
     own section, the envs, the seed, the held-out set its training streams avoid, rollout limits)."""
-    settings = {k: v for k, v in cfg.items() if k not in ("stages", "threads") and (k not in STAGES or k == stage)}
+    settings = {k: v for k, v in cfg.to_dict().items()
+                if k not in ("stages", "threads") and (k not in STAGES or k == stage)}
     return {"from": previous, "model": model_fingerprint(model_dir), "config": json.loads(json.dumps(settings))}
 
 
@@ -182,7 +184,7 @@ def check_stage_input(out: Path, stage: str, recorded: dict, now: dict) -> None:
             raise ConfigError(f"{diff}: differs from the setting {stage} in {out} was run with; {redo}")
 
 
-def check_run_dir(out: str | Path, cfg: dict) -> bool:
+def check_run_dir(out: str | Path, cfg: PipelineConfig) -> bool:
     """Refuse now, reading only, what resuming the run in ``out`` with ``cfg`` would refuse: a
     changed setting, or a stage whose input model or settings changed. Returns whether ``out``
     holds a run to resume (``lfmgym pipeline --check --out DIR``)."""
@@ -191,7 +193,7 @@ def check_run_dir(out: str | Path, cfg: dict) -> bool:
         return False
     _check_resume(out, cfg, resume=True)
     previous, model_dir = "base", out / "base" / "model"
-    for stage in cfg["stages"]:
+    for stage in cfg.stages:
         if not (model_dir / "config.json").is_file():
             break
         origin = out / stage / "stage.json"
@@ -201,7 +203,7 @@ def check_run_dir(out: str | Path, cfg: dict) -> bool:
     return True
 
 
-def _check_resume(out: Path, cfg: dict, resume: bool) -> None:
+def _check_resume(out: Path, cfg: PipelineConfig, resume: bool) -> None:
     saved = out / "config.json"
     if not saved.is_file():
         return
@@ -216,7 +218,7 @@ def _check_resume(out: Path, cfg: dict, resume: bool) -> None:
     prev = dict(read_json(saved))
     # Compare what was saved with what would be saved now: JSON turns int keys (e.g. the tiers of
     # difficulty_weights) into strings, so the live config goes through the same round trip.
-    now = json.loads(json.dumps(cfg))
+    now = json.loads(json.dumps(cfg.to_dict()))
     # Free to change: the stage list (each stage records what it started from), the thread count,
     # and the settings of stages this run has not started yet.
     for key in ("stages", "threads", *(s for s in STAGES if not (out / s / "stage.json").is_file())):
@@ -231,7 +233,7 @@ def _check_resume(out: Path, cfg: dict, resume: bool) -> None:
 
 
 def run_pipeline(
-    config: str | Path | Mapping[str, Any],
+    config: str | Path | Mapping[str, Any] | PipelineConfig,
     out_dir: str | Path,
     *,
     resume: bool = True,
@@ -240,7 +242,8 @@ def run_pipeline(
     """Run the pipeline of ``config`` into ``out_dir``; returns the ``results.json`` rows.
 
     Args:
-        config: a YAML path or a config mapping (validated with :func:`load_config`).
+        config: a YAML path, a config mapping or a :class:`PipelineConfig` (validated with
+            :func:`load_config`).
         out_dir: the run directory (created).
         resume: continue a run already in ``out_dir`` (finished stages are kept, an interrupted
             stage restarts from its newest checkpoint); ``False`` deletes it and starts over.
@@ -252,10 +255,10 @@ def run_pipeline(
     cfg = load_config(config)
     check_trainer_args(cfg)
     _quiet_libraries()
-    if cfg["threads"]:
+    if cfg.threads:
         import torch
 
-        torch.set_num_threads(cfg["threads"])
+        torch.set_num_threads(cfg.threads)
     out = Path(out_dir)
     main = is_main()
     if main:
@@ -264,7 +267,7 @@ def run_pipeline(
         write_json(out / "config.json", cfg)
     barrier()
 
-    n_phases = 1 + sum(PHASES[s] for s in cfg["stages"])
+    n_phases = 1 + sum(PHASES[s] for s in cfg.stages)
     prog = StageProgress(progress and main, total_phases=n_phases, title="lfmgym pipeline").start()
     saved_times = read_json(out / "timings.json") if (out / "timings.json").is_file() else {}
     timings: dict[str, float] = saved_times.get("wall_s", {})
@@ -287,7 +290,7 @@ def run_pipeline(
         if main:
             write_results(out, rows, timings, cpu)
         previous = "base"
-        for stage in cfg["stages"]:
+        for stage in cfg.stages:
             t0, c0 = time.perf_counter(), time.process_time()
             stage_dir = out / stage
             origin = stage_dir / "stage.json"

@@ -27,22 +27,23 @@ from pathlib import Path
 from typing import Any
 
 from lfmgym.stages.common import StageProgress, make_env, mixture_tasks
+from lfmgym.stages.config import ConfigError, PipelineConfig
 from lfmgym.stages.trainer import train_stage, trainer_config
 
 __all__ = ["build_sft_dataset", "sft_rows", "length_grouping", "lora_config", "sft_args", "run_sft"]
 
 
-def sft_rows(cfg: dict, n: int | None = None) -> list[dict[str, Any]]:
+def sft_rows(cfg: PipelineConfig, n: int | None = None) -> list[dict[str, Any]]:
     """``n`` (default ``sft.examples``) conversational rows ``{"messages", "env", "task_id"}``."""
-    n = int(n if n is not None else cfg["sft"]["examples"])
-    envs = {name: make_env(name, e["kwargs"]) for name, e in cfg["envs"].items()}
+    n = int(n if n is not None else cfg.sft.examples)
+    envs = {name: make_env(name, env.kwargs) for name, env in cfg.envs.items()}
     rows = []
     for name, task in mixture_tasks(cfg, n, "sft"):
         rows.append({"messages": envs[name].demonstrate(task), "env": name, "task_id": task.id})
     return rows
 
 
-def build_sft_dataset(cfg: dict, n: int | None = None):
+def build_sft_dataset(cfg: PipelineConfig, n: int | None = None):
     """The cold-start dataset as a ``datasets.Dataset`` (columns: messages, env, task_id)."""
     from datasets import Dataset
 
@@ -63,22 +64,20 @@ def length_grouping(enabled: bool) -> dict[str, Any]:
     return {"group_by_length": True}
 
 
-def lora_config(cfg: dict):
+def lora_config(cfg: PipelineConfig):
     """The ``peft.LoraConfig`` of ``sft.lora``, or ``None`` when LoRA is off (full fine-tuning)."""
-    lora = cfg["sft"]["lora"]
-    if not lora["enabled"]:
+    lora = cfg.sft.lora
+    if not lora.enabled:
         return None
     try:
         from peft import LoraConfig
     except ImportError:
-        from lfmgym.stages.config import ConfigError
-
         raise ConfigError("sft.lora.enabled: needs the `peft` package (pip install peft)") from None
-    targets = lora["target_modules"].strip()
+    targets = lora.target_modules.strip()
     return LoraConfig(
-        r=lora["r"],
-        lora_alpha=lora["alpha"],
-        lora_dropout=lora["dropout"],
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
         target_modules=targets if targets == "all-linear" else [t.strip() for t in targets.split(",") if t.strip()],
         task_type="CAUSAL_LM",
     )
@@ -95,27 +94,27 @@ def _save_merged(trainer, tokenizer, path: Path) -> Path:
     return path
 
 
-def sft_args(cfg: dict, output_dir: Path, *, this_machine: bool = True):
+def sft_args(cfg: PipelineConfig, output_dir: Path, *, this_machine: bool = True):
     """The ``trl.SFTConfig`` of the ``sft`` section (also built by ``lfmgym pipeline --check``)."""
     from trl import SFTConfig
 
-    s = cfg["sft"]
+    sft = cfg.sft
     own = {
-        "per_device_train_batch_size": s["batch_size"],
-        "gradient_accumulation_steps": s["gradient_accumulation_steps"],
-        "weight_decay": s["weight_decay"],
-        "max_length": s["max_length"],
+        "per_device_train_batch_size": sft.batch_size,
+        "gradient_accumulation_steps": sft.gradient_accumulation_steps,
+        "weight_decay": sft.weight_decay,
+        "max_length": sft.max_length,
         "assistant_only_loss": True,
         "packing": False,
-        **length_grouping(s["group_by_length"]),
+        **length_grouping(sft.group_by_length),
     }
-    return trainer_config(SFTConfig, cfg, "sft", output_dir, own, total_steps=s["max_steps"],
+    return trainer_config(SFTConfig, cfg, "sft", output_dir, own, total_steps=sft.max_steps,
                           fields={"per_device_train_batch_size": "sft.batch_size",
                                   "train_sampling_strategy": "sft.group_by_length"},
                           reserved=("group_by_length", "train_sampling_strategy"), this_machine=this_machine)
 
 
-def run_sft(cfg: dict, model_dir: Path, stage_dir: Path, progress: StageProgress | None = None) -> Path:
+def run_sft(cfg: PipelineConfig, model_dir: Path, stage_dir: Path, progress: StageProgress | None = None) -> Path:
     """Train from ``model_dir`` with the SFT settings of ``cfg``; returns ``stage_dir/model``.
 
     Checkpoints go to ``stage_dir/checkpoints`` every ``sft.save_steps``; an interrupted run
@@ -125,7 +124,6 @@ def run_sft(cfg: dict, model_dir: Path, stage_dir: Path, progress: StageProgress
 
     from lfmgym.stages.common import load_model
 
-    s = cfg["sft"]
     progress = progress or StageProgress(enabled=False)
     from lfmgym.model.templates import training_chat_template
 
@@ -133,8 +131,6 @@ def run_sft(cfg: dict, model_dir: Path, stage_dir: Path, progress: StageProgress
     try:
         template = training_chat_template(tokenizer)
     except ValueError as exc:
-        from lfmgym.stages.config import ConfigError
-
         raise ConfigError(f"model.name: {exc}") from None
     if template is not None:
         tokenizer.chat_template = template
@@ -142,6 +138,6 @@ def run_sft(cfg: dict, model_dir: Path, stage_dir: Path, progress: StageProgress
     dataset = build_sft_dataset(cfg)
     trainer = SFTTrainer(model=model, args=sft_args(cfg, stage_dir / "checkpoints"), train_dataset=dataset,
                          processing_class=tokenizer, peft_config=peft_config)
-    return train_stage(trainer, tokenizer, stage_dir, progress, phase="sft: training", total=s["max_steps"],
+    return train_stage(trainer, tokenizer, stage_dir, progress, phase="sft: training", total=cfg.sft.max_steps,
                        summary_keys=("loss", "mean_token_accuracy"),
                        save=_save_merged if peft_config is not None else None)

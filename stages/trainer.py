@@ -5,7 +5,7 @@ the arguments every stage sets the same way (output dir, seed, precision, loggin
 scheduler, warmup), the stage's own arguments, and the user's ``<stage>.trainer`` extras::
 
     args = trainer_config(SFTConfig, cfg, "sft", ckpt_dir, own={"max_length": 1024, ...},
-                          total_steps=cfg["sft"]["max_steps"])
+                          total_steps=cfg.sft.max_steps)
 
 A ``trainer:`` key that the stage sets itself, a key the class does not have, or a value the
 class rejects is a :class:`ConfigError` naming the key: ``lfmgym pipeline --check`` calls the
@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lfmgym.stages.config import ConfigError
+from lfmgym.stages.config import ConfigError, PipelineConfig, thaw
 
 __all__ = ["precision_flags", "warmup_arguments", "checkpoint_interval", "trainer_config", "train_stage",
            "OVERRIDABLE", "ALWAYS_RESERVED"]
@@ -41,7 +41,7 @@ ALWAYS_RESERVED = frozenset({"warmup_steps", "warmup_ratio", "bf16", "fp16", "us
                              "gradient_accumulation_steps", "per_device_train_batch_size"})
 
 
-def precision_flags(cfg: dict, *, this_machine: bool = True) -> dict[str, bool]:
+def precision_flags(cfg: PipelineConfig, *, this_machine: bool = True) -> dict[str, bool]:
     """TRL's bf16/fp16 flags from ``model.precision`` (TRL defaults to bf16, wrong on a CPU), and
     ``use_cpu`` when several processes run without a GPU (torchrun / ``accelerate launch
     --multi_gpu`` on a CPU box): the trainers' accelerator then joins the same gloo group as the
@@ -52,10 +52,10 @@ def precision_flags(cfg: dict, *, this_machine: bool = True) -> dict[str, bool]:
     """
     import torch
 
-    p = cfg["model"]["precision"]
+    precision = cfg.model.precision
     if not this_machine:
         return {"bf16": False, "fp16": False}
-    flags = {"bf16": p == "bf16", "fp16": p == "fp16"}
+    flags = {"bf16": precision == "bf16", "fp16": precision == "fp16"}
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available():
         flags["use_cpu"] = True
     return flags
@@ -133,14 +133,14 @@ def _build(config_cls, kwargs: dict[str, Any]):
         return config_cls(**kwargs)
 
 
-def trainer_config(config_cls, cfg: dict, stage: str, output_dir: str | Path, own: dict[str, Any], *,
+def trainer_config(config_cls, cfg: PipelineConfig, stage: str, output_dir: str | Path, own: dict[str, Any], *,
                    total_steps: int | None = None, fields: dict[str, str] | None = None,
                    reserved: tuple[str, ...] = (), this_machine: bool = True):
     """The stage's TRL config object: shared arguments + ``own`` + ``<stage>.trainer`` extras.
 
     Args:
         config_cls: ``trl.SFTConfig``, ``DPOConfig`` or ``GRPOConfig``.
-        cfg: the pipeline config; ``cfg[stage]`` has ``max_steps``, ``learning_rate``,
+        cfg: the pipeline config; its ``stage`` section has ``max_steps``, ``learning_rate``,
             ``lr_scheduler_type``, ``warmup_ratio``, ``save_steps`` and ``logging_steps``.
         own: the stage's own arguments (they may replace a shared one, e.g. ``max_steps``).
         total_steps: optimizer steps of the stage when known (checkpoints are clamped to it).
@@ -154,23 +154,23 @@ def trainer_config(config_cls, cfg: dict, stage: str, output_dir: str | Path, ow
             not fit or is rejected (``<stage>.trainer.<key>: ...``), or a stage field the class
             rejects (``<stage>.<field>: ...``).
     """
-    section = cfg[stage]
+    section = cfg.stage(stage)
     shared = {
         "output_dir": str(output_dir),
-        "max_steps": section["max_steps"],
-        "learning_rate": section["learning_rate"],
-        "lr_scheduler_type": section["lr_scheduler_type"],
-        "save_steps": checkpoint_interval(section["save_steps"], total_steps),
-        "logging_steps": section["logging_steps"],
+        "max_steps": section.max_steps,
+        "learning_rate": section.learning_rate,
+        "lr_scheduler_type": section.lr_scheduler_type,
+        "save_steps": checkpoint_interval(section.save_steps, total_steps),
+        "logging_steps": section.logging_steps,
         "report_to": [],
         "disable_tqdm": True,
-        "seed": cfg["seed"],
-        "data_seed": cfg["seed"],
-        **warmup_arguments(section["warmup_ratio"]),
+        "seed": cfg.seed,
+        "data_seed": cfg.seed,
+        **warmup_arguments(section.warmup_ratio),
         **precision_flags(cfg, this_machine=this_machine),
     }
     kwargs = {**shared, **own}
-    extras = dict(section["trainer"])
+    extras = thaw(section.trainer)  # plain lists/dicts, as TRL expects them
     name = config_cls.__name__
     fields = {"warmup_steps": f"{stage}.warmup_ratio", "warmup_ratio": f"{stage}.warmup_ratio",
               "bf16": "model.precision", "fp16": "model.precision", "use_cpu": "model.precision",
@@ -223,17 +223,17 @@ def _check_choice(config_cls, key: str, value: Any, path: str) -> None:
             raise ConfigError(f"{path}: {v!r} is not a trl.{config_cls.__name__} {key}; choose among {list(choices)}")
 
 
-def _field_name(cfg: dict, stage: str, key: str, fields: dict[str, str] | None) -> str:
+def _field_name(cfg: PipelineConfig, stage: str, key: str, fields: dict[str, str] | None) -> str:
     if fields and key in fields:
         return fields[key]
-    return f"{stage}.{key}" if key in cfg[stage] else stage
+    return f"{stage}.{key}" if key in cfg.stage(stage) else stage
 
 
 def _hint_name(hint: Any) -> str:
     return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
 
 
-def _blame(config_cls, cfg: dict, stage: str, kwargs: dict, extras: dict, fields, exc: Exception) -> str:
+def _blame(config_cls, cfg: PipelineConfig, stage: str, kwargs: dict, extras: dict, fields, exc: Exception) -> str:
     """Name what the class rejected: the one ``trainer:`` key whose removal lets it build, else the
     stage argument (mapped to its config field) whose removal does."""
     name = config_cls.__name__

@@ -25,4 +25,4 @@ def test_bad_values_are_refused_naming_the_field(overrides, message):
 
 def test_sound_overrides_still_load():
     cfg = load_config("configs/smoke.yaml", {"seed": 2**32 - 1, "model.overrides.num_hidden_layers": 3})
-    assert cfg["seed"] == 2**32 - 1 and cfg["model"]["overrides"]["num_hidden_layers"] == 3
+    assert cfg.seed == 2**32 - 1 and cfg.model.overrides["num_hidden_layers"] == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -42,9 +43,9 @@ def test_shipped_configs_validate():
     for path in sorted((REPO / "configs").glob("*.yaml")):
         cfg = load_config(path)
         check_trainer_args(cfg, this_machine=False)  # configs/gpu.yaml: bf16 on a GPU machine
-        assert cfg["stages"] == ["sft", "dpo", "grpo"], path
-        assert set(cfg["envs"]) >= {"math", "math_calculator", "tool_calling"}, path
-    assert load_demo_config()["model"]["name"] == "tiny"
+        assert cfg.stages == ("sft", "dpo", "grpo"), path
+        assert set(cfg.envs) >= {"math", "math_calculator", "tool_calling"}, path
+    assert load_demo_config().model.name == "tiny"
     # configs/demo.yaml is the copy users edit; the package ships the same file.
     assert (REPO / "configs" / "demo.yaml").read_text() == demo_config_path().read_text()
 
@@ -95,9 +96,9 @@ def test_yaml_numbers_and_overrides(tmp_path):
     # PyYAML reads 1e-3 (no dot) as a string: it must still be a float learning rate.
     path.write_text("envs: {math: {}}\nsft: {learning_rate: 1e-3}\n")
     cfg = load_config(path, {"sft.max_steps": 7, "envs.math.kwargs.difficulty": 2, "stages": ["sft"]})
-    assert cfg["sft"]["learning_rate"] == pytest.approx(1e-3)
-    assert cfg["sft"]["max_steps"] == 7 and cfg["envs"]["math"]["kwargs"] == {"difficulty": 2}
-    assert cfg["envs"]["math"]["weight"] == 1.0 and cfg["stages"] == ["sft"]
+    assert cfg.sft.learning_rate == pytest.approx(1e-3)
+    assert cfg.sft.max_steps == 7 and cfg.envs["math"].kwargs == {"difficulty": 2}
+    assert cfg.envs["math"].weight == 1.0 and cfg.stages == ("sft",)
     with pytest.raises(ConfigError, match=r"^sft\.max_steps: is a int"):
         apply_overrides({"sft": {"max_steps": 3}}, {"sft.max_steps.x": 1})
     with pytest.raises(ConfigError, match="does not exist"):
@@ -118,7 +119,7 @@ def test_split_counts():
 
 def test_training_streams_never_contain_heldout_tasks():
     cfg = small_config(**{"eval.n": 40})
-    for name in cfg["envs"]:
+    for name in cfg.envs:
         held = common.heldout_tasks(cfg, name)
         assert len(held) == 40
         train = common.training_tasks(cfg, name, 300, "sft")
@@ -128,7 +129,7 @@ def test_training_streams_never_contain_heldout_tasks():
         assert [t.id for t in common.training_tasks(cfg, name, 20, "grpo")] != [t.id for t in train[:20]]
         assert [t.id for t in common.training_tasks(cfg, name, 20, "sft")] == [t.id for t in train[:20]]
     mixed = common.mixture_tasks(cfg, 30, "dpo")
-    assert {n for n, _ in mixed} == set(cfg["envs"]) and len(mixed) == 30
+    assert {n for n, _ in mixed} == set(cfg.envs) and len(mixed) == 30
     # A stage's env_weights override the global weights (0 drops the env from that stage).
     cfg = small_config(**{"grpo.env_weights": {"math": 0.0, "tool_calling": 3.0}})
     counts = common.split_counts(40, common.stage_weights(cfg, "grpo"))
@@ -141,9 +142,9 @@ def test_sft_rows_are_env_demonstrations():
 
     cfg = small_config()
     rows = sft_rows(cfg, 12)
-    assert {r["env"] for r in rows} == set(cfg["envs"])
+    assert {r["env"] for r in rows} == set(cfg.envs)
     for r in rows:
-        env = common.make_env(r["env"], cfg["envs"][r["env"]]["kwargs"])
+        env = common.make_env(r["env"], cfg.envs[r["env"]].kwargs)
         task = next(t for t in common.training_tasks(cfg, r["env"], 12, "sft") if t.id == r["task_id"])
         reward, _ = env.score_transcript(task, r["messages"])
         assert reward == pytest.approx(type(env).reward_range[1]), r  # gold demonstrations score the max
@@ -188,9 +189,7 @@ def _rollout(kind, reward, ids, finished=True, doom=False, text="x"):
 def _jury(**over):
     from lfmgym.stages.jury import Jury
 
-    cfg = small_config()["dpo"]["jury"]
-    cfg.update(over)
-    return Jury(cfg)
+    return Jury(small_config(**{f"dpo.jury.{key}": value for key, value in over.items()}).dpo.jury)
 
 
 def test_weighted_median():
@@ -235,16 +234,16 @@ def test_jury_mean_median_and_judges():
         calls.append(completion)
         return 1.0 if "good" in completion else 0.0
 
-    cfg = small_config()["dpo"]["jury"]
+    settings = small_config().dpo.jury
     a, b = _rollout("sampled", 0.0, [1, 2, 3], text="good"), _rollout("sampled", 0.0, [1, 2, 3], text="bad")
-    jury = Jury(cfg, [("fake", judge, 2.0)])
+    jury = Jury(settings, [("fake", judge, 2.0)])
     g = Group("math", "t", a.messages[:2], [a, b])
     jury.score([g])
     assert calls == ["good", "bad"]
     assert a.scores["judge:fake"] == 1.0 and a.aggregate == pytest.approx((0 + 1 + 2) / 4)
     rows, _ = jury.pairs([g])
     assert rows[0]["chosen"][0]["content"] == "good"
-    med = Jury({**cfg, "aggregate": "median"}, [("fake", judge, 2.0)])
+    med = Jury(dataclasses.replace(settings, aggregate="median"), [("fake", judge, 2.0)])
     med.score([g])
     assert a.aggregate == 1.0 and b.aggregate == 0.0
 
@@ -310,7 +309,7 @@ def test_grpo_rollout_tokens_match_the_chat_template(tiny):
     _, tok, _ = tiny
     cfg = small_config(**{"grpo.prompt_pool": 6})
     prompts, pool = build_prompt_pool(cfg)
-    kwargs = {n: e["kwargs"] for n, e in cfg["envs"].items()}
+    kwargs = {n: e.kwargs for n, e in cfg.envs.items()}
 
     demos = []
     for p in prompts:
@@ -402,7 +401,7 @@ def test_grpo_rollout_survives_text_the_template_rewrites(tiny):
     _, tok, _ = tiny
     cfg = small_config(**{"grpo.prompt_pool": 4})
     prompts, pool = build_prompt_pool(cfg)
-    kwargs = {n: e["kwargs"] for n, e in cfg["envs"].items()}
+    kwargs = {n: e.kwargs for n, e in cfg.envs.items()}
     junk = tok("x</think><|tool_call_start|>[oops(", add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
 
     def generate(prompt_ids, caps):

@@ -110,9 +110,9 @@ def test_checkpoints_fall_inside_the_stage(tmp_path):
     assert checkpoint_interval(25, None) == 25
     # The demo's DPO: 48 prompts -> at most 48 pairs, batch 8, 3 epochs = 18 steps, save_steps 25.
     cfg = load_config("configs/demo.yaml")
-    assert cfg["dpo"]["save_steps"] > 18
+    assert cfg.dpo.save_steps > 18
     assert dpo_args(cfg, tmp_path, n_pairs=48).save_steps == 9
-    assert grpo_args(cfg, tmp_path).save_steps == min(cfg["grpo"]["save_steps"], cfg["grpo"]["max_steps"] // 2)
+    assert grpo_args(cfg, tmp_path).save_steps == min(cfg.grpo.save_steps, cfg.grpo.max_steps // 2)
 
 
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks the CPU-only refusal")
