@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
-__all__ = ["training_chat_template", "chatml_training_template", "adopt_training_template"]
+__all__ = ["training_chat_template", "chatml_training_template", "adopt_training_template", "native_tool_format"]
 
 _PROBE = "\x00probe\x00"
 
@@ -130,3 +130,22 @@ def adopt_training_template(tokenizer: "PreTrainedTokenizerBase") -> bool:
         return False
     tokenizer.chat_template = chatml
     return True
+
+
+# Tool-call markers a chat template writes around calls, and the lfmgym tool format they carry.
+_TOOL_CALL_MARKERS = {"<|tool_call_start|>": "pythonic", "<tool_call>": "json"}
+
+
+def native_tool_format(chat_template: str | None) -> str:
+    """The tool-call format a model with ``chat_template`` was trained to write.
+
+    LFM2 templates wrap pythonic calls in ``<|tool_call_start|>``; Hermes/Qwen-style ones wrap JSON
+    in ``<tool_call>``. A template with neither (ChatML models such as SmolLM2, which have no tool
+    support: the env's system message carries the schemas) gets ``json``, the format such models
+    saw most in pretraining; the pythonic list syntax is an LFM2 convention.
+    """
+    template = chat_template if isinstance(chat_template, str) else ""
+    for marker, fmt in _TOOL_CALL_MARKERS.items():
+        if marker in template:
+            return fmt
+    return "json"

@@ -176,7 +176,8 @@ def test_cli_eval_with_a_tiny_checkpoint(tmp_path, capsys):
     run = load_run(tmp_path / "run")
     row = run["envs"]["math"]
     assert run["label"] == "tiny0" and row["n"] == 2 and row["samples"] == 2
-    assert run["config"]["env_kwargs"] == {"math": {"data": str(GSM8K), "limit": 3}}  # GSM8K, not generated
+    # GSM8K, not generated; the tool format is the one the checkpoint's (LFM2) template writes
+    assert run["config"]["env_kwargs"] == {"math": {"data": str(GSM8K), "limit": 3, "tool_format": "pythonic"}}
     assert 0.0 <= row["success"] <= 1.0 and 0.0 <= row["pass@2"] <= 1.0
     assert row["mean_tokens"] is not None and row["mean_tokens"] <= 6 * row["mean_turns"]
     assert (tmp_path / "run" / "report.md").read_text().count("math") >= 1

