@@ -9,6 +9,10 @@ into a run::
     cfg.sft.learning_rate          # typed attributes; cfg.sft.learning_rate = 1 raises
     cfg.envs["math"].kwargs        # a read-only mapping (thaw() it to hand it on)
     cfg.to_dict()                  # the plain nested dict: JSON/YAML, fingerprints, config.json
+    load_config(cfg, {"sft.max_steps": 50})   # a changed copy, checked like a file
+
+(``cfg["sft"]["learning_rate"]`` still reads, for scripts written against the plain dict; nothing
+writes.)
 
 The section classes below *are* the documentation of every field (their annotations are the types;
 ``lfmgym pipeline --show-config`` prints them with defaults and help). ``trainer`` sub-dicts pass
