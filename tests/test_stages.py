@@ -43,8 +43,9 @@ def test_shipped_configs_validate():
     for path in sorted((REPO / "configs").glob("*.yaml")):
         cfg = load_config(path)
         check_trainer_args(cfg, this_machine=False)  # configs/gpu.yaml: bf16 on a GPU machine
-        assert cfg.stages == ("sft", "dpo", "grpo"), path
-        assert set(cfg.envs) >= {"math", "math_calculator", "tool_calling"}, path
+        if path.stem in {"smoke", "demo", "gpu", "demo_smollm2-135m"}:  # the full recipe; others are studies
+            assert cfg.stages == ("sft", "dpo", "grpo"), path
+            assert set(cfg.envs) >= {"math", "math_calculator", "tool_calling"}, path
     assert load_demo_config().model.name == "tiny"
     # configs/demo.yaml is the copy users edit; the package ships the same file.
     assert (REPO / "configs" / "demo.yaml").read_text() == demo_config_path().read_text()
