@@ -26,7 +26,10 @@ from __future__ import annotations
 import time
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lfmgym.stages.config import PipelineConfig
 
 __all__ = ["DEMO_MODELS", "demo_config_path", "load_demo_config", "check_claims", "run_demo"]
 
@@ -41,7 +44,8 @@ def demo_config_path(model: str = "tiny") -> Path:
     return Path(str(resources.files("lfmgym.stages").joinpath(DEMO_MODELS[model])))
 
 
-def load_demo_config(overrides: dict[str, Any] | None = None, model: str = "tiny", seed: int | None = None) -> dict:
+def load_demo_config(overrides: dict[str, Any] | None = None, model: str = "tiny",
+                     seed: int | None = None) -> "PipelineConfig":
     """The demo config of ``model``, with ``overrides`` and, when given, ``seed``."""
     from lfmgym.stages.config import load_config
 
@@ -114,8 +118,8 @@ def run_demo(out: str | Path = "runs/demo", *, resume: bool = True, progress: bo
     console = Console()
     cfg = load_demo_config(overrides, model=model, seed=seed)
     start = "from scratch" if model == "tiny" else "pretrained"
-    console.print(f"lfmgym demo: `{cfg['model']['name']}` {start}, seed {cfg['seed']}, envs {', '.join(cfg['envs'])}, "
-                  f"stages {' -> '.join(cfg['stages'])}; output in {out}")
+    console.print(f"lfmgym demo: `{cfg.model.name}` {start}, seed {cfg.seed}, envs {', '.join(cfg.envs)}, "
+                  f"stages {' -> '.join(cfg.stages)}; output in {out}")
     t0 = time.perf_counter()
     rows = run_pipeline(cfg, out, resume=resume, progress=progress)
     wall = time.perf_counter() - t0
