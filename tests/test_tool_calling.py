@@ -14,7 +14,7 @@ from lfmgym import Task, ToolCall, render_tool_calls
 from lfmgym.envs.tool_calling import catalog
 from lfmgym.envs.tool_calling.env import FAILURE_FLAGS, ToolCallingEnv, mentions
 from lfmgym.envs.tool_calling.store import Store
-from lfmgym.envs.tool_calling.tasks import ALIASES, SHAPES, TIER_SHAPES, make_task, possible_answer
+from lfmgym.envs.tool_calling.tasks import ALIASES, SHAPES, TIER_SHAPES, TOOLS, make_task, possible_answer
 from lfmgym.tools import Toolbox
 
 FORMATS = ("pythonic", "json")
@@ -185,6 +185,16 @@ def test_requests_are_paraphrased_and_tools_renamed():
             templates.add(t.prompt.replace(country, "<C>"))
     assert names == {"get_capital", *ALIASES["get_capital"]}
     assert len(templates) >= 5  # three tools take a country, each with several templates
+
+
+def test_every_tool_is_asked_for():
+    # Each tool domain contributes a request per tool: a tool no request calls is never trained.
+    rng = np.random.default_rng(0)
+    called = set()
+    for _ in range(200):
+        t = make_task(rng, 0, "simple")
+        called |= {key for key, _ in t.meta["tools"]}
+    assert called == set(TOOLS)
 
 
 def test_generation_is_deterministic_and_ids_are_stable():
