@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lfmgym.env import Task
+from lfmgym.jsonl import iter_jsonl
 
 __all__ = ["load_tasks", "task_from_record", "last_boxed", "GSM8K_ANNOTATION"]
 
@@ -112,25 +113,19 @@ def task_from_record(rec: Any, task_id: str) -> Task:
 
 def _file_records(path: Path | Any) -> Iterator[tuple[str, Any]]:
     """(``file:line`` location, record) pairs from a JSONL file or a JSON list."""
-    with path.open(encoding="utf-8") as fh:
-        if path.suffix == ".json":
+    if path.suffix == ".json":
+        with path.open(encoding="utf-8") as fh:
             try:
                 data = json.load(fh)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
-            if not isinstance(data, list):
-                raise ValueError(f"{path}: expected a JSON list of records")
-            for i, rec in enumerate(data):
-                yield f"{path} record {i}", rec
-            return
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{lineno}: invalid JSON: {exc.msg} (col {exc.colno})") from None
-            yield f"{path}:{lineno}", rec
+        if not isinstance(data, list):
+            raise ValueError(f"{path}: expected a JSON list of records")
+        for i, rec in enumerate(data):
+            yield f"{path} record {i}", rec
+        return
+    for lineno, rec in iter_jsonl(path):
+        yield f"{path}:{lineno}", rec
 
 
 def _hub_records(dataset_id: str, split: str, config: str | None) -> Iterator[tuple[str, Any]]:

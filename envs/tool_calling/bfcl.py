@@ -26,7 +26,6 @@ presents functions to function-calling models.
 from __future__ import annotations
 
 import copy
-import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,6 +33,7 @@ from typing import Any
 
 from lfmgym.data import Bundled
 from lfmgym.env import Task
+from lfmgym.jsonl import iter_jsonl
 from lfmgym.toolcalls import ToolCall, coerce_arguments
 from lfmgym.tools import Toolbox, ToolResult
 
@@ -175,19 +175,12 @@ def canonical_calls(ground_truth: list[dict[str, dict[str, list]]], functions: l
 
 def _read_jsonl(path: Any) -> list[tuple[int, dict]]:
     rows = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{lineno}: invalid JSON: {exc.msg} (col {exc.colno})") from None
-            if not isinstance(obj, dict):
-                raise ValueError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
-            if not isinstance(obj.get("id"), str) or not obj["id"]:
-                raise ValueError(f"{path}:{lineno}: missing string field 'id'")
-            rows.append((lineno, obj))
+    for lineno, obj in iter_jsonl(path):
+        if not isinstance(obj, dict):
+            raise ValueError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+        if not isinstance(obj.get("id"), str) or not obj["id"]:
+            raise ValueError(f"{path}:{lineno}: missing string field 'id'")
+        rows.append((lineno, obj))
     return rows
 
 
