@@ -483,3 +483,20 @@ def test_tool_schemas_are_small():
         assert "return" not in fn and len(fn["description"]) <= 40, fn["name"]
         for p in fn["parameters"]["properties"].values():
             assert len(p["description"]) <= 45 and re.match(r"[A-Z]", p["description"])
+
+
+def test_skipping_needed_tools_never_beats_a_failed_attempt(env):
+    # Without the no_call floor a reply that never calls scores 0 and every failed attempt less:
+    # RL then learns to stop calling tools.
+    skipped, c, _ = play(env, CAPITAL, ["The capital of Peru is Lima."])
+    assert c["no_call"] == 1.0 and skipped == pytest.approx(-0.3)
+    broken = {"pythonic": "<|tool_call_start|>[get_capital(country=Peru<|tool_call_end|>",
+              "json": '<tool_call>{"name": "get_capital", "arguments": {"country": "Peru"</tool_call>'}[env.tool_format]
+    malformed, c, _ = play(env, CAPITAL, [broken, "Lima"])
+    assert c["no_call"] == 0.0 and malformed > skipped
+    wrong, _, _ = play(env, CAPITAL, [call(env.tool_format, ("get_capital", {"nation": "Peru"})), "Lima"])
+    assert wrong > skipped
+    assert env.reward_range[0] <= skipped
+    # Where no call is the right answer, not calling costs nothing.
+    reward, c, _ = play(env, IRRELEVANT, ["None of the tools can do that. 42."])
+    assert c["no_call"] == 0.0 and reward >= 0.5  # the calls credit: no call was right
