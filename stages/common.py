@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 # One integer per task stream so seeds never collide across stages.
-STREAMS = {"tokenizer": 1, "sft": 2, "dpo": 3, "grpo": 4}
+STREAMS = {"tokenizer": 1, "sft": 2, "dpo": 3, "grpo": 4, "cold_start": 5}
 
 
 def make_env(name: str, kwargs: Mapping[str, Any] | None = None) -> Env:

@@ -120,6 +120,18 @@ class LoraSettings(Section):
 
 
 @dataclass(frozen=True)
+class StopAtSettings(Section):
+    """Stop SFT at a cold start (lfmgym.stages.cold_start): once greedy success on an env's dev
+    tasks reaches a share, whatever the seed; ``max_steps`` stays the cap."""
+
+    env: str | None = setting(None, "env whose dev-task success ends SFT (null: train max_steps)")
+    success: float = setting(0.5, "greedy success on the dev tasks that ends SFT", min=0.0, max=1.0)
+    every: int = setting(10, "check every N optimizer steps", min=1)
+    after: int = setting(0, "first step checked", min=0)
+    tasks: int = setting(16, "dev tasks (their own stream: never the held-out ones)", min=1)
+
+
+@dataclass(frozen=True)
 class SFTSettings(Section):
     """The cold-start SFT stage."""
 
@@ -139,6 +151,7 @@ class SFTSettings(Section):
     save_steps: int = setting(50, "checkpoint every N steps (resume point)", min=1)
     logging_steps: int = setting(10, "log every N steps", min=1)
     lora: LoraSettings = LoraSettings()
+    stop_at: StopAtSettings = StopAtSettings()
     trainer: FrozenDict = free_dict("extra trl.SFTConfig arguments")
 
 
@@ -280,6 +293,9 @@ def _check_semantics(cfg: PipelineConfig, check_registry: bool) -> None:
                 raise ConfigError(f"{stage}.env_weights.{name}: expected a number >= 0, got {w!r}")
         if sum(stage_weights(cfg, stage).values()) <= 0:
             raise ConfigError(f"{stage}.env_weights: at least one env needs a weight > 0")
+    stop_env = cfg.sft.stop_at.env
+    if stop_env is not None and stop_env not in cfg.envs:
+        raise ConfigError(f"sft.stop_at.env: {stop_env!r} is not one of the envs {sorted(cfg.envs)}")
     for i, judge in enumerate(cfg.dpo.jury.judges):
         if not judge.name:
             raise ConfigError(f"dpo.jury.judges[{i}].name: required (a registered judge name)")

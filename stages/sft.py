@@ -26,6 +26,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from lfmgym.stages.cold_start import cold_start_callback
 from lfmgym.stages.common import StageProgress, make_env, mixture_tasks
 from lfmgym.stages.config import ConfigError, PipelineConfig
 from lfmgym.stages.trainer import train_stage, trainer_config
@@ -138,6 +139,9 @@ def run_sft(cfg: PipelineConfig, model_dir: Path, stage_dir: Path, progress: Sta
     dataset = build_sft_dataset(cfg)
     trainer = SFTTrainer(model=model, args=sft_args(cfg, stage_dir / "checkpoints"), train_dataset=dataset,
                          processing_class=tokenizer, peft_config=peft_config)
+    stop = cold_start_callback(cfg, tokenizer, stage_dir)
+    if stop is not None:
+        trainer.add_callback(stop)
     return train_stage(trainer, tokenizer, stage_dir, progress, phase="sft: training", total=cfg.sft.max_steps,
                        summary_keys=("loss", "mean_token_accuracy"),
                        save=_save_merged if peft_config is not None else None)

@@ -175,6 +175,30 @@ def test_sft_group_by_length_batches_rows_of_similar_length(tiny, tmp_path):
     assert grouped_share > random_share + 0.1, (random_share, grouped_share)
 
 
+def test_sft_stops_at_a_cold_start_on_dev_success(tiny, tmp_path):
+    """``sft.stop_at``: checks every ``every`` steps from ``after``; stops at the first check whose
+    dev success reaches the threshold, logs each check, and saves the model it stopped with."""
+    from lfmgym.stages.sft import run_sft
+
+    _, _, path = tiny
+    base = {"sft.max_steps": 6, "sft.save_steps": 6, "sft.stop_at.env": "math", "sft.stop_at.every": 2,
+            "sft.stop_at.after": 2, "sft.stop_at.tasks": 3}
+    run_sft(small_config(**base, **{"sft.stop_at.success": 0.0}), path, tmp_path / "stop")
+    (check,) = [json.loads(x) for x in (tmp_path / "stop" / "cold_start.jsonl").read_text().splitlines()]
+    assert check["step"] == 2 and check["stop"] and check["tasks"] == 3 and check["env"] == "math"
+    assert json.loads((tmp_path / "stop" / "log.jsonl").read_text().splitlines()[-1])["step"] == 2
+    assert (tmp_path / "stop" / "model" / "config.json").exists()
+
+    run_sft(small_config(**base, **{"sft.stop_at.success": 1.0}), path, tmp_path / "cap")  # untrained: never 1.0
+    checks = [json.loads(x) for x in (tmp_path / "cap" / "cold_start.jsonl").read_text().splitlines()]
+    assert [c["step"] for c in checks] == [2, 4, 6] and not any(c["stop"] for c in checks)
+
+
+def test_stop_at_names_an_env_of_the_config():
+    with pytest.raises(ConfigError, match=r"sft.stop_at.env: 'nope' is not one of the envs"):
+        small_config(**{"sft.stop_at.env": "nope"})
+
+
 # --------------------------------------------------------------------------- jury
 
 
