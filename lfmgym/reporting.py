@@ -15,6 +15,10 @@ with reporting.reporting_to(reporter):
     run_pipeline(config, out_dir)             # raises TrialPruned out of the stage that reported
 ```
 
+Trainers also announce each checkpoint they save (:func:`checkpoint`): an engine that moves trials
+between checkpoints (Ray Tune's population-based training) installs ``on_checkpoint`` next to the
+reporter and hands the checkpoint to the engine with the metrics reported last.
+
 Metric names are the ones the stages log, plus a few means under fixed names so a sweep can name
 one metric for every stage: ``success`` (mean of ``success/<env>``), ``parse_rate`` and
 ``doom_loop_sampled`` (training rollouts are sampled), next to the evaluation's own ``success``,
@@ -26,14 +30,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-__all__ = ["Reporter", "TrialPruned", "report", "reporting_to", "training_metrics", "eval_metrics"]
+__all__ = ["Reporter", "CheckpointListener", "TrialPruned", "report", "checkpoint", "reporting_to",
+           "training_metrics", "eval_metrics"]
 
 Reporter = Callable[[dict[str, float], int, str], None]
 """``reporter(metrics, step, stage)``; may raise :class:`TrialPruned` to stop the run."""
 
+CheckpointListener = Callable[[Path, int, str], None]
+"""``on_checkpoint(path, step, stage)``: ``path`` is a complete trainer checkpoint of ``stage`` at
+optimizer step ``step`` (resumable: weights, optimizer, scheduler, trainer state)."""
+
 _reporter: Reporter | None = None
+_on_checkpoint: CheckpointListener | None = None
 
 # Training-log names -> the name the same quantity has in an evaluation row.
 _TRAINING_ALIASES = {"episodes/parse_rate": "parse_rate", "episodes/doom_loop_ratio": "doom_loop_sampled"}
@@ -57,15 +68,24 @@ def report(metrics: dict[str, Any], step: int, stage: str) -> None:
         _reporter(numeric, int(step), stage)
 
 
+def checkpoint(path: str | Path, step: int, stage: str) -> None:
+    """Announce that ``stage`` saved a complete checkpoint at ``path`` (optimizer step ``step``).
+    A no-op unless an ``on_checkpoint`` listener is installed; it may raise :class:`TrialPruned`."""
+    if _on_checkpoint is not None:
+        _on_checkpoint(Path(path), int(step), stage)
+
+
 @contextmanager
-def reporting_to(reporter: Reporter) -> Iterator[None]:
-    """Install ``reporter`` for the body of the ``with`` (the previous one is restored after)."""
-    global _reporter
-    previous, _reporter = _reporter, reporter
+def reporting_to(reporter: Reporter, on_checkpoint: CheckpointListener | None = None) -> Iterator[None]:
+    """Install ``reporter`` (and ``on_checkpoint``) for the body of the ``with`` (the previous ones
+    are restored after)."""
+    global _reporter, _on_checkpoint
+    previous = _reporter, _on_checkpoint
+    _reporter, _on_checkpoint = reporter, on_checkpoint
     try:
         yield
     finally:
-        _reporter = previous
+        _reporter, _on_checkpoint = previous
 
 
 def training_metrics(logs: dict[str, Any]) -> dict[str, float]:

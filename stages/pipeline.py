@@ -298,8 +298,9 @@ def run_pipeline(
             if origin.is_file():
                 check_stage_input(out, stage, read_json(origin), started)
             barrier()
-            if main:
-                write_json(origin, {"stage": stage, **started})
+            if main:  # keep the record of continuations from other runs' checkpoints (sweeps: PBT)
+                kept = {k: v for k, v in read_json(origin).items() if k == "continued"} if origin.is_file() else {}
+                write_json(origin, {"stage": stage, **started, **kept})
             stage_model = stage_dir / "model"
             fresh = not (stage_dir / "eval.json").is_file()
             if not (stage_model / "config.json").is_file():

@@ -13,7 +13,9 @@ same stage functions with a throwaway output directory, so a config that passes 
 the same objects when the stage starts, hours later.
 
 :func:`train_stage` is the tail: progress callback and ``log.jsonl``, no console printer, train
-(resuming from the newest checkpoint, written to ``resume.log``), save the model.
+(resuming from the newest checkpoint, written to ``resume.log``, at the configured learning rate:
+:func:`use_configured_learning_rate`), each checkpoint announced to
+:func:`lfmgym.reporting.checkpoint` (a sweep's population-based training), save the model.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Any
 from lfmgym.stages.config import ConfigError, PipelineConfig, thaw
 
 __all__ = ["precision_flags", "warmup_arguments", "checkpoint_interval", "trainer_config", "train_stage",
-           "OVERRIDABLE", "ALWAYS_RESERVED"]
+           "use_configured_learning_rate", "OVERRIDABLE", "ALWAYS_RESERVED"]
 
 # Defaults of the stages that a `<stage>.trainer` entry may replace (keep more checkpoints, ...).
 OVERRIDABLE: dict[str, Any] = {"save_total_limit": 2}
@@ -259,6 +261,59 @@ def _blame(config_cls, cfg: PipelineConfig, stage: str, kwargs: dict, extras: di
     return f"{stage}: {msg}"
 
 
+def use_configured_learning_rate(optimizer, scheduler, learning_rate: float) -> float | None:
+    """Make an optimizer and scheduler restored from a checkpoint run at ``learning_rate`` (the
+    configured peak rate) instead of the checkpoint's; returns the checkpoint's peak rate when it
+    differed, else ``None``.
+
+    ``Trainer`` builds both from the arguments, then loads their states from the checkpoint: the
+    param groups' ``lr``/``initial_lr`` and the scheduler's ``base_lrs`` come back as they were
+    saved, so a stage continued with another learning rate (population-based training) would run
+    on at the old one. This rescales the peak rates (param groups keep their ratios) and sets each
+    group's current rate to what the schedule gives at the restored step. A scheduler without
+    ``base_lrs`` (DeepSpeed's) is left alone.
+    """
+    base = list(getattr(scheduler, "base_lrs", None) or [])
+    if not base or base[0] == learning_rate:
+        return None
+    peaks = [b * learning_rate / base[0] for b in base] if base[0] else [float(learning_rate)] * len(base)
+    lambdas = getattr(scheduler, "lr_lambdas", None)  # transformers' schedules are LambdaLRs
+    for i, group in enumerate(optimizer.param_groups):
+        old = group["lr"]
+        group["initial_lr"] = peaks[i]
+        if lambdas is not None:
+            group["lr"] = peaks[i] * lambdas[i](scheduler.last_epoch)
+        else:
+            group["lr"] = old * peaks[i] / base[i] if base[i] else peaks[i]
+    scheduler.base_lrs = peaks
+    scheduler._last_lr = [g["lr"] for g in optimizer.param_groups]
+    return base[0]
+
+
+def _checkpoint_callback(stage_dir: Path, *, resumed: bool):
+    """Announces each saved checkpoint to :func:`lfmgym.reporting.checkpoint` (a sweep engine may
+    hand it to another trial), and on a resume makes the restored optimizer use the configured
+    learning rate (:func:`use_configured_learning_rate`; ``resume.log`` says when it changed)."""
+    from transformers import TrainerCallback
+
+    from lfmgym import reporting
+
+    class _Callback(TrainerCallback):
+        def on_train_begin(self, args, state, control, optimizer=None, lr_scheduler=None, **kwargs):
+            if resumed and optimizer is not None and lr_scheduler is not None:
+                old = use_configured_learning_rate(optimizer, lr_scheduler, args.learning_rate)
+                if old is not None and state.is_world_process_zero:
+                    with open(stage_dir / "resume.log", "a") as fh:
+                        fh.write(f"learning rate {args.learning_rate:g} (the checkpoint's was {old:g})\n")
+
+        def on_save(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+                reporting.checkpoint(path, state.global_step, stage_dir.name)
+
+    return _Callback()
+
+
 def train_stage(trainer, tokenizer, stage_dir: Path, progress, *, phase: str, total: int | None,
                 summary_keys: tuple[str, ...] = ("loss",),
                 save: Callable[[Any, Any, Path], Path] | None = None) -> Path:
@@ -270,6 +325,8 @@ def train_stage(trainer, tokenizer, stage_dir: Path, progress, *, phase: str, to
 
     common.quiet_trainer(trainer)
     trainer.add_callback(common.trainer_callback(progress, stage_dir / "log.jsonl", summary_keys))
+    checkpoint = common.resume_point(stage_dir, progress)
+    trainer.add_callback(_checkpoint_callback(stage_dir, resumed=checkpoint is not None))
     with progress.phase(phase, total=total):
-        trainer.train(resume_from_checkpoint=common.resume_point(stage_dir, progress))
+        trainer.train(resume_from_checkpoint=checkpoint)
     return (save or common.save_trained)(trainer, tokenizer, stage_dir / "model")

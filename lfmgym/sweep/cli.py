@@ -51,7 +51,8 @@ def add_commands(subparsers) -> None:
     p.add_argument("--executor", choices=["optuna", "ray"], help="override executor.type")
     p.add_argument("--parallel", type=int, help="trials at a time")
     p.add_argument("--address", help="ray executor: cluster address ('auto' for an existing cluster)")
-    p.add_argument("--early-stop", choices=["asha", "median", "none"], help="override early_stop.type")
+    p.add_argument("--early-stop", choices=["asha", "median", "pbt", "none"],
+                   help="override early_stop.type (pbt: population-based training of GRPO, executor ray)")
     p.add_argument("--retry-failed", action="store_true", help="run trials that failed again")
     p.add_argument("--dry-run", action="store_true", help="validate and show the space without running")
     p.set_defaults(func=_cmd_sweep)

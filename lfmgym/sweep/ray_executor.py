@@ -2,7 +2,8 @@
 
 A ``Tuner`` with a search algorithm (``tpe``: Tune's ``OptunaSearch``; ``random`` / ``grid``:
 ``BasicVariantGenerator``) and a scheduler (``asha``: ``ASHAScheduler``; ``median``:
-``MedianStoppingRule``; ``none``: FIFO) on the ``step`` of the intermediate reports. Each trial
+``MedianStoppingRule``; ``pbt``: ``PopulationBasedTraining``, see :mod:`lfmgym.sweep.pbt`;
+``none``: FIFO) on the ``step`` of the intermediate reports. Each trial
 runs in a Ray worker with ``executor.num_cpus`` / ``num_gpus``; its reports go to ``tune.report``
 and the scheduler stops the trials it prunes. ``address: auto`` joins an existing cluster (the
 sweep directory must then be on a filesystem every node sees); otherwise a local Ray starts.
@@ -41,14 +42,25 @@ def _trainable(config: dict[str, Any], *, spec: SweepSpec, out: str, cwd: str) -
     trial_id = _trial_name(tune.get_context().get_trial_id())
     params = {k: config[k] for k in config}
     t0, c0 = time.time(), time.process_time()
+    trial_dir = Path(out) / "trials" / trial_id
 
-    def engine_report(value: float, step: int, metrics: dict[str, float]) -> None:
+    def usage() -> dict[str, float]:
         # The compute so far goes with every report: a trial the scheduler stops has no final one.
-        tune.report({**metrics, OBJECTIVE: value, "step": step, "trial_time_s": round(time.time() - t0, 2),
-                     "trial_cpu_s": round(time.process_time() - c0, 2)})
+        return {"trial_time_s": round(time.time() - t0, 2), "trial_cpu_s": round(time.process_time() - c0, 2)}
 
     overrides = overrides_of(params, spec)
-    done = Path(out) / "trials" / trial_id / "result.json"
+    pbt = spec.early_stop["type"] == "pbt"
+    if pbt:  # reports go to Tune with the GRPO checkpoints; a checkpoint given to the trial is restored
+        from lfmgym.sweep.pbt import tune_hooks
+
+        engine_report, engine_checkpoint, start_report = tune_hooks(spec, trial_id, trial_dir, overrides, usage)
+    else:
+        engine_checkpoint, start_report = None, 0
+
+        def engine_report(value: float, step: int, metrics: dict[str, float]) -> None:
+            tune.report({**metrics, OBJECTIVE: value, "step": step, "reports": step, **usage()})
+
+    done = trial_dir / "result.json"
     if done.is_file():
         # Finished before an interruption that came before Tune saved its state: report the result
         # again instead of training the trial a second time.
@@ -56,16 +68,22 @@ def _trainable(config: dict[str, Any], *, spec: SweepSpec, out: str, cwd: str) -
 
         prev = json.loads(done.read_text())
         if prev.get("status") == "ok" and prev.get("params") == overrides:
-            tune.report({**prev["metrics"], OBJECTIVE: prev["metric"], "step": max(prev["reports"], 1), "final": 1,
-                         "trial_time_s": prev["time_s"], "trial_cpu_s": prev["cpu_s"]})
+            tune.report({**prev["metrics"], OBJECTIVE: prev["metric"], **_final_step(prev["reports"], pbt),
+                         "final": 1, "trial_time_s": prev["time_s"], "trial_cpu_s": prev["cpu_s"]})
             return
     result = run_trial({"id": trial_id, "target": spec.target, "base": spec.base, "params": overrides,
                         "overrides": overrides, "metric": spec.metric, "report_key": spec.report_key},
-                       Path(out) / "trials" / trial_id, engine_report)
+                       trial_dir, engine_report, engine_checkpoint=engine_checkpoint, start_report=start_report)
     if result["status"] == "failed":
         raise RuntimeError(result["error"])
-    tune.report({**result["metrics"], OBJECTIVE: result["metric"], "step": max(result["reports"], 1),
+    tune.report({**result["metrics"], OBJECTIVE: result["metric"], **_final_step(result["reports"], pbt),
                  "final": 1, "trial_time_s": result["time_s"], "trial_cpu_s": result["cpu_s"]})
+
+
+def _final_step(reports: int, pbt: bool) -> dict[str, int]:
+    """The report count of a trial's final result; without ``step`` under PBT, which then leaves a
+    finished trial alone (it would otherwise exploit a trial on its way out)."""
+    return {"reports": max(reports, 1)} if pbt else {"step": max(reports, 1), "reports": max(reports, 1)}
 
 
 def _search_alg(spec: SweepSpec):
@@ -131,6 +149,10 @@ def _scheduler(spec: SweepSpec, storage: Path):
     from ray.tune.schedulers import FIFOScheduler, MedianStoppingRule
 
     e = spec.early_stop
+    if e["type"] == "pbt":
+        from lfmgym.sweep.pbt import pbt_scheduler
+
+        return pbt_scheduler(spec)
     if e["type"] == "asha":
         return _resumable_asha(storage / "asha_state.pkl", time_attr="step", max_t=_MAX_T, grace_period=e["grace"],
                                reduction_factor=e["reduction_factor"])
@@ -139,13 +161,13 @@ def _scheduler(spec: SweepSpec, storage: Path):
     return FIFOScheduler()
 
 
-def _rows(results, spec: SweepSpec) -> list[dict[str, Any]]:
+def _rows(results, spec: SweepSpec, out: Path) -> list[dict[str, Any]]:
     rows = []
     for res in results:
         m = dict(res.metrics or {})
         params = overrides_of({k: res.config[k] for k in res.config}, spec)
         row = {"id": Path(res.path).name, "params": params, "metric": m.get(OBJECTIVE), "metrics": {},
-               "reports": int(m.get("step") or 0), "error": None,
+               "reports": int(m.get("reports") or m.get("step") or 0), "error": None,
                "time_s": round(float(m.get("trial_time_s", m.get("time_total_s", 0.0))), 2),
                "cpu_s": m.get("trial_cpu_s")}
         if res.error is not None:
@@ -154,8 +176,21 @@ def _rows(results, spec: SweepSpec) -> list[dict[str, Any]]:
             row.update(status="ok", metrics={k: m[k] for k in SUMMARY_KEYS if k in m})
         else:
             row.update(status="pruned", error=f"stopped by the scheduler at report {row['reports']}")
+        continued = _continued(out, row["id"]) if spec.early_stop["type"] == "pbt" else []
+        if continued:
+            row["continued"] = continued
         rows.append(row)
     return rows
+
+
+def _continued(out: Path, trial_id: str) -> list[str]:
+    """Where a PBT trial's GRPO continued from (``grpo/stage.json``), as ``t001@4``."""
+    import json
+
+    path = out / "trials" / trial_id / "run" / "grpo" / "stage.json"
+    if not path.is_file():
+        return []
+    return [f"{c['trial']}@{c['step']}" for c in json.loads(path.read_text()).get("continued", [])]
 
 
 def run_ray(spec: SweepSpec, out: Path, *, parallel: int = 1, address: str | None = None,
@@ -189,17 +224,24 @@ def run_ray(spec: SweepSpec, out: Path, *, parallel: int = 1, address: str | Non
             tuner = tune.Tuner.restore(str(path), trainable, resume_unfinished=True, restart_errored=retry_failed)
         else:
             grid = spec.search["algorithm"] == "grid"
+            pbt = spec.early_stop["type"] == "pbt"
             tuner = tune.Tuner(
                 trainable,
                 param_space=tune_space(spec),
                 tune_config=tune.TuneConfig(
                     metric=OBJECTIVE, mode=spec.metric["mode"], search_alg=_search_alg(spec),
                     scheduler=_scheduler(spec, storage), num_samples=1 if grid else spec.n_trials,
-                    max_concurrent_trials=parallel, trial_dirname_creator=lambda t: _trial_name(t.trial_id),
+                    # PBT evolves the whole population at once: as many trials run as the resources
+                    # allow, the others wait paused; a trial limit would keep the rest out of it.
+                    max_concurrent_trials=None if pbt else parallel,
+                    trial_dirname_creator=lambda t: _trial_name(t.trial_id),
+                    reuse_actors=pbt,  # PBT stops and restarts trials at every exploit: keep their processes
                 ),
+                # Every checkpoint a trial reports is kept (Tune's default): under PBT a trial may
+                # restore from another's older one, which pruning them would delete under it.
                 run_config=tune.RunConfig(name="tune", storage_path=str(storage), verbose=0),
             )
-        return _rows(tuner.fit(), spec)
+        return _rows(tuner.fit(), spec, out)
     finally:
         if started_here:
             ray.shutdown()

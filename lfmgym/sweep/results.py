@@ -2,7 +2,8 @@
 ``results.csv``, ``results.md`` and ``metric_vs_params.png`` in the sweep directory.
 
 A row: ``{"id", "params", "status": ok | pruned | failed, "metric", "metrics", "reports", "error",
-"time_s", "cpu_s"}`` (wall and CPU seconds of the trial's run). Finished trials come first, best metric first; then pruned ones (their metric is the
+"time_s", "cpu_s"}`` (wall and CPU seconds of the trial's run), plus ``continued`` (``["t001@4", ...]``:
+the trials and GRPO steps a population-based trial continued from) where there is one. Finished trials come first, best metric first; then pruned ones (their metric is the
 last intermediate value), then failures.
 """
 
@@ -46,13 +47,15 @@ def results_table(rows: list[dict[str, Any]], metric: dict[str, Any]) -> tuple[l
     extra = sorted({k for r in rows for k in r.get("metrics", {})})
     if metric.get("stage", "last") == "last" and metric.get("env", "mean") == "mean":
         extra = [k for k in extra if k != metric["name"]]  # the same number as the metric column
-    header = ["trial", "status", metric["name"], *params, *extra, "reports", "time_s", "cpu_s", "error"]
+    continued = any(r.get("continued") for r in rows)
+    header = ["trial", "status", metric["name"], *params, *extra, "reports", "time_s", "cpu_s",
+              *(["continued from"] if continued else []), "error"]
     body = []
     for r in rows:
         p = r.get("params", {})
         body.append([r["id"], r["status"], r.get("metric"), *[p.get(k) for k in params],
                      *[r.get("metrics", {}).get(k) for k in extra], r.get("reports"), r.get("time_s"), r.get("cpu_s"),
-                     r.get("error") or ""])
+                     *([" ".join(r.get("continued") or [])] if continued else []), r.get("error") or ""])
     return header, body
 
 

@@ -31,6 +31,10 @@ def run_sweep(spec: SweepSpec | str | Path | dict, out_dir: str | Path, *, execu
         spec.executor["parallel"] = parallel
     if address:
         spec.executor["address"] = address
+    if spec.early_stop["type"] == "pbt":  # the command line may have changed the engine or the scheduler
+        from lfmgym.sweep.pbt import check_pbt
+
+        check_pbt(spec.space, spec.alternatives, spec.search, spec.executor, spec.early_stop, spec.base)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "sweep.json").write_text(json.dumps(

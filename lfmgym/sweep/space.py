@@ -15,7 +15,7 @@ alternatives:                         # optional: whole alternatives, one catego
 search: {algorithm: tpe, trials: 20, seed: 0}    # tpe | random | grid (every combination, in order;
                                                  # the default when the space is all lists and no trials)
 metric: {name: success, stage: last, env: mean, mode: max}
-early_stop: {type: asha, grace: 1, reduction_factor: 3}   # asha | median | none
+early_stop: {type: asha, grace: 1, reduction_factor: 3}   # asha | median | pbt | none
 executor: {type: optuna, parallel: 1, num_gpus: 0}        # or {type: ray, address: auto, num_cpus: 1, num_gpus: 1}
 target: lfmgym.stages.pipeline:run_pipeline               # optional: what one trial runs
 ```
@@ -25,7 +25,9 @@ Optuna ``suggest_*`` calls and a Ray Tune ``param_space``. ``metric`` names the 
 the pipeline's ``results.json`` rows; a training metric such as ``reward``, absent there, is its
 last report) and the intermediate one the pruner watches: the metric of the same name in each
 :func:`lfmgym.reporting.report` (``success/<env>`` for ``env: <env>``).
-Every error names the field it is about.
+``early_stop: {type: pbt, interval: 2, quantile: 0.25, resample_probability: 0.25, synch: false}`` is Ray Tune's
+population-based training of the GRPO stage (:mod:`lfmgym.sweep.pbt`): its space may hold only
+settings GRPO can change mid-run. Every error names the field it is about.
 """
 
 from __future__ import annotations
@@ -42,8 +44,9 @@ TOP_FIELDS = {"base", "space", "alternatives", "search", "metric", "early_stop",
 SEARCH_FIELDS = {"algorithm", "trials", "seed"}
 ALGORITHMS = ("tpe", "random", "grid")
 METRIC_FIELDS = {"name", "stage", "env", "mode"}
-EARLY_STOP_FIELDS = {"type", "grace", "reduction_factor", "startup"}
-EARLY_STOP_TYPES = ("asha", "median", "none")
+EARLY_STOP_FIELDS = {"type", "grace", "reduction_factor", "startup", "interval", "quantile", "resample_probability",
+                     "synch"}
+EARLY_STOP_TYPES = ("asha", "median", "pbt", "none")
 EXECUTOR_FIELDS = {"type", "parallel", "address", "num_cpus", "num_gpus", "timeout_s"}
 EXECUTORS = ("optuna", "ray")
 DISTRIBUTIONS = ("uniform", "loguniform", "choice", "randint")
@@ -221,7 +224,8 @@ def _validate(raw: dict[str, Any], base: dict[str, Any], source: str) -> SweepSp
     if metric["mode"] not in ("max", "min"):
         raise _err("metric.mode", "must be max or min")
 
-    early = {"type": "asha", "grace": 1, "reduction_factor": 3, "startup": 2,
+    early = {"type": "asha", "grace": 1, "reduction_factor": 3, "startup": 2, "interval": 2, "quantile": 0.25,
+             "resample_probability": 0.25, "synch": False,
              **_check_keys(raw.get("early_stop") or {}, EARLY_STOP_FIELDS, "early_stop")}
     if early["type"] not in EARLY_STOP_TYPES:
         raise _err("early_stop.type", f"{early['type']!r} is not one of {', '.join(EARLY_STOP_TYPES)}")
@@ -247,6 +251,10 @@ def _validate(raw: dict[str, Any], base: dict[str, Any], source: str) -> SweepSp
     target = raw.get("target", "lfmgym.stages.pipeline:run_pipeline")
     if not isinstance(target, str) or ":" not in target:
         raise _err("target", "must be 'module:function'")
+    if early["type"] == "pbt":
+        from lfmgym.sweep.pbt import check_pbt
+
+        check_pbt(space, alts, search, executor, early, base)
     return SweepSpec(base=base, space=space, metric=metric, search=search, early_stop=early, executor=executor,
                      alternatives=alts, target=target, name=_sweep_name(raw.get("name", "sweep")), source=source)
 

@@ -29,6 +29,9 @@ SUMMARY_KEYS = ("success", "parse_rate", "doom_loop_greedy", "doom_loop_sampled"
 
 # engine_report(value, step, metrics): hands one intermediate value to the engine.
 EngineReport = Callable[[float, int, dict[str, float]], None]
+# engine_checkpoint(path, step, stage, reports, last): a trainer checkpoint of `stage` at optimizer
+# step `step`, after `reports` reports, the last of them `last` (population-based training).
+EngineCheckpoint = Callable[[Path, int, str, int, dict[str, float]], None]
 
 
 def write_trial_spec(trial_dir: Path, spec: dict[str, Any]) -> None:
@@ -57,10 +60,12 @@ def trial_metric(rows: list[dict[str, Any]], metric: dict[str, Any]) -> float | 
 class _Reports:
     """The reporter installed during a trial: forwards each report that holds ``key`` to the
     engine under a step that counts such reports (stages restart their own step at 0), and keeps
-    them all in ``reports.jsonl``."""
+    them all in ``reports.jsonl``; hands each trainer checkpoint to ``engine_checkpoint``, if any."""
 
-    def __init__(self, key: str, engine_report: EngineReport, log_path: Path, start_step: int = 0):
+    def __init__(self, key: str, engine_report: EngineReport, log_path: Path, start_step: int = 0,
+                 engine_checkpoint: EngineCheckpoint | None = None):
         self.key, self.engine_report, self.log_path = key, engine_report, log_path
+        self.engine_checkpoint = engine_checkpoint
         self.step = start_step
         self.last: dict[str, float] = {}
 
@@ -73,10 +78,17 @@ class _Reports:
             fh.write(json.dumps({"step": self.step, "stage": stage, "stage_step": step, **metrics}) + "\n")
         self.engine_report(metrics[self.key], self.step, metrics)
 
+    def checkpoint(self, path: Path, step: int, stage: str) -> None:
+        if self.engine_checkpoint is not None:
+            self.engine_checkpoint(path, step, stage, self.step, self.last)
 
-def run_trial(spec: dict[str, Any], trial_dir: Path, engine_report: EngineReport) -> dict[str, Any]:
+
+def run_trial(spec: dict[str, Any], trial_dir: Path, engine_report: EngineReport, *,
+              engine_checkpoint: EngineCheckpoint | None = None, start_report: int = 0) -> dict[str, Any]:
     """Run the trial of ``spec`` (``id``, ``target``, ``base``, ``overrides``, ``metric``,
     ``report_key``) into ``trial_dir/run``; never raises for a failing or pruned trial.
+    ``engine_checkpoint`` gets each trainer checkpoint; reports are counted from ``start_report``
+    (a trial continuing from a checkpoint made after that many).
 
     Returns (and writes as ``result.json``) ``{"id", "params", "status": ok | pruned | failed,
     "metric", "metrics", "reports", "error", "time_s", "cpu_s"}``; a pruned trial's metric is its
@@ -87,14 +99,14 @@ def run_trial(spec: dict[str, Any], trial_dir: Path, engine_report: EngineReport
     t0, c0 = time.time(), time.process_time()
     result: dict[str, Any] = {"id": spec["id"], "params": spec["params"], "status": "ok", "metric": None,
                               "metrics": {}, "reports": 0, "error": None, "time_s": 0.0, "cpu_s": 0.0}
-    reports = _Reports(spec["report_key"], engine_report, trial_dir / "reports.jsonl")
+    reports = _Reports(spec["report_key"], engine_report, trial_dir / "reports.jsonl", start_report, engine_checkpoint)
     try:
         from lfmgym.stages.config import load_config
 
         module_name, func_name = spec["target"].split(":", 1)
         target = getattr(importlib.import_module(module_name), func_name)
         config = load_config(spec["base"], overrides=spec["overrides"])
-        with reporting.reporting_to(reports):
+        with reporting.reporting_to(reports, on_checkpoint=reports.checkpoint):
             rows = target(config, trial_dir / "run", resume=True, progress=False)
         result["metric"] = trial_metric(rows, spec["metric"])
         if result["metric"] is None:  # a training metric (e.g. reward): its last report
