@@ -10,7 +10,7 @@ then checks, on the measured held-out table, the three claims it exists to show:
    twice it);
 2. **RL helps**: mean task success over the envs is higher after GRPO than after SFT;
 3. **doom loops**: the doom-loop ratio (mean of greedy and sampled, over the envs) after DPO and
-   after GRPO is below the one after SFT.
+   after GRPO is below the one after SFT (when SFT left none, both must stay at zero).
 
 Each claim is printed as it came out, with its numbers; ``--strict`` makes the command fail when
 one does not hold. ``--seed N`` reruns the whole demo (model init, every task stream, trainers) on
@@ -90,10 +90,14 @@ def check_claims(rows: list[dict[str, Any]]) -> list[tuple[str, bool | None, str
     if any(v is None for v in loops.values()):
         out.append(("doom loops after DPO and GRPO below SFT", None, "needs the sft, dpo and grpo stages"))
     else:
-        holds = loops["dpo"] < loops["sft"] and loops["grpo"] < loops["sft"]
-        out.append(("doom loops after DPO and GRPO below SFT", holds,
-                    "doom-loop ratio (mean of greedy and sampled over envs): "
-                    f"sft {loops['sft']:.3f}, dpo {loops['dpo']:.3f}, grpo {loops['grpo']:.3f}"))
+        ratios = ("doom-loop ratio (mean of greedy and sampled over envs): "
+                  f"sft {loops['sft']:.3f}, dpo {loops['dpo']:.3f}, grpo {loops['grpo']:.3f}")
+        if loops["sft"] > 0:
+            holds = loops["dpo"] < loops["sft"] and loops["grpo"] < loops["sft"]
+        else:  # nothing to remove: the claim is then that DPO and GRPO bring none back
+            holds = loops["dpo"] == 0 and loops["grpo"] == 0
+            ratios += "; SFT left no loops to remove, so the check is that none come back"
+        out.append(("doom loops after DPO and GRPO below SFT", holds, ratios))
     return out
 
 

@@ -21,7 +21,7 @@ def test_each_demo_ships_its_config_and_the_editable_copy_matches(model):
 
 def test_seed_changes_only_the_seed_and_the_real_model_uses_json_tools():
     base, other = load_demo_config(model="smollm2-135m"), load_demo_config(model="smollm2-135m", seed=2)
-    assert other["seed"] == 2 and {**other, "seed": 0} == base
+    assert other.seed == 2 and {**other.to_dict(), "seed": 0} == base.to_dict()
     assert all(e["kwargs"]["tool_format"] == "json" for e in base["envs"].values())
 
 

@@ -396,6 +396,11 @@ def test_demo_claims_are_checked_on_the_table():
     assert [holds for _, holds, _ in check_claims(worse)] == [False, False, False]
     assert [holds for _, holds, _ in check_claims(rows[:2])] == [True, None, None]
     assert "does NOT hold" in claims_markdown(check_claims(worse), 12.0)
+    # SFT left no loops: nothing to remove, so the loop claim holds only if none come back.
+    clean = [_row(r["stage"], r["env"], r["success"]) for r in rows]
+    assert check_claims(clean)[2][1] is True and "SFT left no loops" in check_claims(clean)[2][2]
+    back = clean[:4] + [_row("grpo", "math", 0.0), _row("grpo", "math_calculator", 0.9, 0.1, 0.0)]
+    assert check_claims(back)[2][1] is False
 
 
 def test_stage_progress_phases():
