@@ -128,7 +128,7 @@ def add_commands(subparsers) -> None:
 
     d = subparsers.add_parser(
         "demo",
-        help="the main job: a tiny LFM2 from scratch on CPU through SFT -> DPO -> GRPO (~14 min)",
+        help="the main job: a tiny LFM2 from scratch on CPU through SFT -> DPO -> GRPO (~15-25 min)",
         description="Train the `tiny` LFM2 hybrid preset from scratch on this CPU through cold-start SFT, on-policy "
         "DPO with a jury and GRPO, on 3-digit arithmetic with and without a calculator tool and on function "
         "calling; print the table of held-out results and check the claims it should show.",
