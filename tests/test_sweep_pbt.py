@@ -154,7 +154,11 @@ def test_ray_pbt_exploits_and_the_continued_trial_runs_at_its_mutated_learning_r
     finally:
         ray.shutdown()
         os.chdir(cwd)
-    assert [r["status"] for r in rows] == ["ok", "ok"]
+    # The continued trial runs to its end. The donor, paused at the synch point, is reported "pruned" in
+    # some runs (seen once in two full-suite runs under load: its final result never reached Tune's
+    # Result); which it is depends on Ray's scheduling, not on lfmgym, so only failures are ruled out.
+    assert all(r["status"] in ("ok", "pruned") for r in rows), rows
+    assert [r["status"] for r in rows if r.get("continued")] == ["ok"]
     continued = [r for r in rows if r.get("continued")]
     assert [(r["id"], r["continued"]) for r in continued] == [("t000", ["t001@2"])]
     for row in continued:
