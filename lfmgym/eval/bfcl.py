@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from lfmgym.eval.bfcl_decode import decode_output
+from lfmgym.jsonl import iter_jsonl
 
 __all__ = [
     "CATEGORIES",
@@ -131,17 +132,10 @@ def language_of(category: str) -> str:
 
 def _read_jsonl(path: Any, what: str) -> list[dict[str, Any]]:
     rows = []
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{n}: {what} line is not JSON ({exc.msg})") from None
-            if not isinstance(row, dict) or "id" not in row:
-                raise ValueError(f"{path}:{n}: {what} line must be an object with an 'id'")
-            rows.append(row)
+    for n, row in iter_jsonl(path):
+        if not isinstance(row, dict) or "id" not in row:
+            raise ValueError(f"{path}:{n}: {what} line must be an object with an 'id'")
+        rows.append(row)
     return rows
 
 
