@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from lfmgym import reporting
+from lfmgym.sweep import pbt
 from lfmgym.sweep.space import SweepConfigError, load_sweep
 
 REPO = Path(__file__).resolve().parents[1]
@@ -82,7 +83,6 @@ def test_a_continued_grpo_stage_runs_at_the_new_learning_rate(tmp_path):
 
     from lfmgym.stages.config import ConfigError
     from lfmgym.stages.pipeline import run_pipeline
-    from lfmgym.sweep import pbt
 
     lr_donor, lr_own, lr_new = 1e-3, 5e-4, 3e-3
     donor, recipient = tmp_path / "t000", tmp_path / "t001"
@@ -154,11 +154,9 @@ def test_ray_pbt_exploits_and_the_continued_trial_runs_at_its_mutated_learning_r
     finally:
         ray.shutdown()
         os.chdir(cwd)
-    # The continued trial runs to its end. The donor, paused at the synch point, is reported "pruned" in
-    # some runs (seen once in two full-suite runs under load: its final result never reached Tune's
-    # Result); which it is depends on Ray's scheduling, not on lfmgym, so only failures are ruled out.
-    assert all(r["status"] in ("ok", "pruned") for r in rows), rows
-    assert [r["status"] for r in rows if r.get("continued")] == ["ok"]
+    # Both trials run to their end: the exploited one too, although Ray Tune queues a STOP on it when it is
+    # exploited while its synch-pause checkpoint is still being saved (pbt.drop_stale_stop undoes it).
+    assert [r["status"] for r in rows] == ["ok", "ok"], rows
     continued = [r for r in rows if r.get("continued")]
     assert [(r["id"], r["continued"]) for r in continued] == [("t000", ["t001@2"])]
     for row in continued:
@@ -180,3 +178,16 @@ def test_ray_pbt_exploits_and_the_continued_trial_runs_at_its_mutated_learning_r
 def test_the_shipped_pbt_sweep_validates():
     spec = load_sweep(REPO / "configs" / "sweeps" / "grpo_pbt.yaml")
     assert spec.early_stop["type"] == "pbt" and spec.executor["type"] == "ray" and spec.n_trials == 4
+
+
+def test_an_exploited_trial_loses_the_stop_tune_queued_while_it_was_saving():
+    from types import SimpleNamespace
+
+    # Tune (2.x) queues STOP "after the save" on a trial exploited mid-save, then cancels the save:
+    # the restarted trial would be stopped at its next checkpoint. Other trials' decisions stay.
+    controller = SimpleNamespace(_cached_trial_decisions={"a": "STOP", "b": "STOP", "c": "PAUSE"})
+    wrapper = SimpleNamespace(_tune_controller=controller)
+    pbt.drop_stale_stop(wrapper, SimpleNamespace(trial_id="a"))
+    pbt.drop_stale_stop(wrapper, SimpleNamespace(trial_id="c"))
+    assert controller._cached_trial_decisions == {"b": "STOP", "c": "PAUSE"}
+    pbt.drop_stale_stop(SimpleNamespace(), SimpleNamespace(trial_id="a"))  # another Tune: nothing to undo

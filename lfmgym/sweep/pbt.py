@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["MUTABLE", "PBT_FIELDS", "check_pbt", "pbt_scheduler", "tune_hooks", "stage_checkpoint", "is_last",
-           "restore", "continue_stage", "CHECKPOINT_INFO"]
+           "restore", "continue_stage", "drop_stale_stop", "CHECKPOINT_INFO"]
 
 STAGE = "grpo"
 CHECKPOINT_INFO = "pbt.json"  # in a Tune checkpoint, next to the trainer checkpoint (trainer/)
@@ -123,13 +123,33 @@ def pbt_scheduler(spec):
             config[name] = min(max(float(config[name]), lo), hi)
         return config
 
+    class Scheduler(PopulationBasedTraining):
+        def _exploit(self, tune_controller, trial, trial_to_clone):
+            super()._exploit(tune_controller, trial, trial_to_clone)
+            drop_stale_stop(tune_controller, trial)
+
     e = spec.early_stop
-    return PopulationBasedTraining(
+    return Scheduler(
         time_attr="step", perturbation_interval=e["interval"], quantile_fraction=e["quantile"],
         resample_probability=e["resample_probability"], hyperparam_mutations=mutations, custom_explore_fn=clamp,
         synch=e["synch"],
         # The final result of a trial carries no `step`: PBT does not act on a trial that has finished.
         require_attrs=False)
+
+
+def drop_stale_stop(tune_controller, trial) -> None:
+    """Undo the STOP that Ray Tune (2.x) leaves queued on a trial exploited mid-save.
+
+    Under ``synch``, a trial that waits at the perturbation point is being saved (the checkpoint of
+    its pause). Exploiting it then stops its actor while the save is pending: Tune queues STOP "after
+    the save resolves", cancels the save, and keeps the STOP. The trial restarts from the donor's
+    checkpoint and is stopped at its next checkpoint, with no final result (reported "pruned" with
+    its training cut short). The exploited trial is restarting, so no STOP for it can be meant.
+    """
+    controller = getattr(tune_controller, "_tune_controller", tune_controller)
+    queued = getattr(controller, "_cached_trial_decisions", None)
+    if isinstance(queued, dict) and queued.get(trial.trial_id) == "STOP":
+        del queued[trial.trial_id]
 
 
 def stage_checkpoint(trainer_checkpoint: Path, into: Path, info: dict[str, Any]) -> Path:
