@@ -94,6 +94,9 @@ class EvalSettings(Section):
     top_p: float = setting(1.0, "nucleus sampling of the sampled pass", min=0.0, max=1.0)
     batch_size: int = setting(96, "episodes generated together", min=1)
     sampled: bool = setting(True, "also run the sampled pass (needed for doom_loop_sampled)")
+    stop_loops: bool = setting(False, "end a turn as soon as it is a confirmed doom loop (counted as one; "
+                                      "loop_tokens_saved in the rows and episodes.jsonl); off: the rows stay "
+                                      "comparable with runs that generated every turn to the cap")
 
 
 @dataclass(frozen=True)
@@ -231,6 +234,10 @@ class GRPOSettings(Section):
     env_weight: float = setting(1.0, "weight of the env's verifiable reward", min=0.0)
     ngram_weight: float = setting(0.5, "weight of the n-gram repetition penalty", min=0.0)
     ngram: NgramSettings = NgramSettings()
+    loop_weight: float = setting(0.0, "weight of the episode-loop penalty (-1 when the episode loops in a turn "
+                                      "or across turns; 0: logged as env/loop only)", min=0.0)
+    stop_loops: bool = setting(False, "end a rollout turn as soon as it is a confirmed doom loop (transformers "
+                                      "generation only; the turn still counts as a loop)")
     prompt_pool: int = setting(2000, "training prompts drawn per run (split by env weight)", min=1)
     lr_scheduler_type: str = setting("constant", "transformers scheduler name")
     warmup_ratio: float = setting(0.0, "share of steps spent warming up", min=0.0, max=1.0)

@@ -24,7 +24,15 @@ Reward (:class:`EpisodeReward`, one reward function): the record's total, compos
 one weighted sum (:meth:`lfmgym.Env.total_reward`) over the env's components (scaled by
 ``grpo.env_weight``; built with ``repetition_weight=0``) plus ``ngram`` = ``(1 - unique n-grams /
 total n-grams) * max_penalty`` over the generated tokens of all assistant turns, weighted
-``grpo.ngram_weight``: repetition is counted once.
+``grpo.ngram_weight``: repetition is counted once; plus ``episode_loop`` = -1 when the episode is a
+doom loop in a turn or across turns (the same call with the same result again, the same message
+again: :func:`lfmgym.engine.episode_loop`, the verdict eval and the DPO jury use), weighted
+``grpo.loop_weight`` (default 0: logged as ``env/episode_loop``, not added, so the tuned demo trains
+as before; the n-gram penalty already sees loops inside a turn, this one sees them across turns).
+
+``grpo.stop_loops`` ends a rollout turn as soon as it is a confirmed doom loop (transformers
+generation; the turn still counts as a loop, so its penalties stand) and logs the tokens it saved
+(``episodes/loop_tokens_saved``, per step).
 
 Logged every step next to TRL's own metrics: each reward component (``env/<component>``), per-env
 success, ``episodes/parse_rate``, ``episodes/tool_call_rate``, ``episodes/doom_loop_ratio``,
@@ -49,27 +57,28 @@ from lfmgym.stages.common import (
 from lfmgym.stages.config import PipelineConfig, thaw
 from lfmgym.stages.trainer import train_stage, trainer_config
 
-__all__ = ["EpisodeReward", "token_ngram_penalty", "EnvRollout", "build_prompt_pool", "run_grpo"]
+__all__ = ["EpisodeReward", "token_ngram_penalty", "episode_loop_penalty", "grpo_extra_rewards", "EnvRollout",
+           "build_prompt_pool", "run_grpo"]
 
 
 
 class EpisodeReward:
     """The episode's reward as the rollout engine composed it: the env's components plus the token
-    n-gram penalty (``ngram``), in one weighted sum (:meth:`lfmgym.Env.total_reward`). Also logs the
+    n-gram penalty (``ngram``) and the episode-loop penalty (``episode_loop``), in one weighted sum (:meth:`lfmgym.Env.total_reward`). Also logs the
     per-step episode metrics, from the same records ``lfmgym eval`` summarizes."""
 
     __name__ = "episode"
 
     def __call__(self, prompts, completions, completion_ids=None, *, env_reward, env_name, components,
-                 doom_loop, success, truncation_reason=None, log_metric=None, all_ranks=None,
-                 **_: Any) -> list[float]:
+                 doom_loop, success, truncation_reason=None, loop_tokens_saved=None, log_metric=None,
+                 all_ranks=None, **_: Any) -> list[float]:
         if log_metric is not None:
             if all_ranks and all_ranks[0] is not None:
                 # Several processes: log means over every rank's episodes, not this rank's share.
                 gathered = all_ranks[0]
-                env_name, components, doom_loop, success, truncation_reason = (
+                env_name, components, doom_loop, success, truncation_reason, loop_tokens_saved = (
                     gathered["env_name"], gathered["components"], gathered["doom_loop"], gathered["success"],
-                    gathered["truncation_reason"])
+                    gathered["truncation_reason"], gathered["loop_tokens_saved"])
             n = len(env_name)
             keys = sorted({k for c in components for k in c})
             for key in keys:
@@ -85,6 +94,8 @@ class EpisodeReward:
             if truncation_reason is not None:
                 log_metric("episodes/ended_early", sum(r == "template" for r in truncation_reason) / n)
                 log_metric("episodes/truncated", sum(r is not None for r in truncation_reason) / n)
+            if loop_tokens_saved is not None:  # a count: tokens grpo.stop_loops did not generate this step
+                log_metric("episodes/loop_tokens_saved", float(sum(loop_tokens_saved)))
         return [float(r) for r in env_reward]
 
 
@@ -99,6 +110,22 @@ def token_ngram_penalty(n: int = 3, max_penalty: float = -1.0, unit: str = "toke
         return float(ngram_repetition_penalty(record.completion_text, n=n, max_penalty=max_penalty, unit="word"))
 
     return ngram
+
+
+def episode_loop_penalty(record) -> float:
+    """``r_loop = -1`` when the episode is a doom loop in a turn or across turns (the record's
+    ``episode_loop`` verdict, set by the engine before extra rewards are computed), else 0."""
+    return -1.0 if record.episode_loop else 0.0
+
+
+def grpo_extra_rewards(ngram: dict | None = None, ngram_weight: float = 1.0, loop_weight: float = 0.0) -> list:
+    """GRPO's rewards next to the env's: the token n-gram penalty and the episode-loop penalty, as
+    :class:`~lfmgym.engine.ExtraReward` components of the engine's one weighted sum (weight 0: logged only)."""
+    from lfmgym.engine import ExtraReward
+
+    ngram = dict(ngram or {"n": 3, "max_penalty": -1.0, "unit": "token"})
+    return [ExtraReward("ngram", token_ngram_penalty(**ngram), float(ngram_weight)),
+            ExtraReward("episode_loop", episode_loop_penalty, float(loop_weight))]
 
 
 class _CallableGenerator:
@@ -180,6 +207,8 @@ class EnvRollout:
         batch_size: rows generated together on the transformers path.
         ngram: ``{n, max_penalty, unit}`` of the n-gram penalty; ``ngram_weight`` its weight next to
             the env's components (``env_weight`` scales the env's own weights).
+        loop_weight: weight of the episode-loop penalty (:func:`episode_loop_penalty`).
+        stop_loops: end a turn once it is a confirmed doom loop (transformers generation only).
         budgets: the engine's time/token budgets (``max_completion_tokens`` is set from above).
         generate: a custom generator ``(prompt ids, caps) -> [(ids, finished, logprobs or None)]``
             used instead of the trainer's model or vLLM (another backend, or an oracle in tests).
@@ -188,7 +217,8 @@ class EnvRollout:
     def __init__(self, pool: dict[str, tuple[str, Any]], env_kwargs: dict[str, dict], tokenizer: Any, *,
                  max_new_tokens: int, max_completion_length: int, temperature: float = 1.0, top_p: float = 1.0,
                  batch_size: int = 64, generate: Any = None, ngram: dict | None = None, ngram_weight: float = 1.0,
-                 env_weight: float = 1.0, budgets: Any = None, workers: int = 16, seed: int = 0):
+                 env_weight: float = 1.0, budgets: Any = None, workers: int = 16, seed: int = 0,
+                 loop_weight: float = 0.0, stop_loops: bool = False):
         from lfmgym.engine import Budgets, ChatCodec
 
         self.pool = pool
@@ -202,6 +232,8 @@ class EnvRollout:
         self.generate = generate
         self.ngram = dict(ngram or {"n": 3, "max_penalty": -1.0, "unit": "token"})
         self.ngram_weight = float(ngram_weight)
+        self.loop_weight = float(loop_weight)
+        self.stop_loops = bool(stop_loops)
         self.env_weight = float(env_weight)
         b = budgets or Budgets()
         self.budgets = Budgets(max_step_s=b.max_step_s, max_episode_s=b.max_episode_s,
@@ -235,7 +267,7 @@ class EnvRollout:
         ZeRO-3/FSDP's ``synced_gpus`` and vLLM's prompt gathering need; with transformers
         generation the model is unwrapped once per rollout (one ZeRO-3 parameter gather).
         """
-        from lfmgym.engine import ExtraReward, RolloutEngine, Sampling, row_seed
+        from lfmgym.engine import RolloutEngine, Sampling, row_seed
 
         jobs = []
         for prompt in prompts:
@@ -256,7 +288,7 @@ class EnvRollout:
                 _GeneratorPolicy(generator, sub_calls), sampling=Sampling(self.temperature, self.top_p, self.max_new_tokens),
                 budgets=self.budgets, batch_size=max(self.batch_size, len(jobs)), workers=self.workers,
                 strict_tokens=True, lockstep=lockstep,
-                extra_rewards=[ExtraReward("ngram", token_ngram_penalty(**self.ngram), self.ngram_weight)])
+                extra_rewards=grpo_extra_rewards(self.ngram, self.ngram_weight, self.loop_weight))
             factories = {name: self._env_factory(name) for name in {n for n, _ in jobs}}
             records = engine.play([factories[name] for name, _ in jobs], [task for _, task in jobs], seeds)
             return records
@@ -269,11 +301,13 @@ class EnvRollout:
             from trl.models.utils import unwrap_model_for_generation
 
             from lfmgym.engine import HFGenerator
+            from lfmgym.rewards.loop_stopping import LoopStop
 
             with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator,
                                              gather_deepspeed3_params=trainer.args.ds3_gather_for_generation) as model:
                 # Sub-model calls from one rank would desynchronise ZeRO-3/FSDP's collective generate.
-                records = run(HFGenerator(model, self.codec, batch_size=self.batch_size), n_proc == 1)
+                records = run(HFGenerator(model, self.codec, batch_size=self.batch_size,
+                                          loop_stop=LoopStop(enabled=self.stop_loops)), n_proc == 1)
         breaks = sum(r.truncation_reason == "template" for r in records)
         if breaks and not self.template_breaks:
             warnings.warn(f"GRPO rollout: {breaks} episode(s) ended early: "
@@ -297,6 +331,7 @@ class EnvRollout:
             "success": [float(r.success) for r in records],
             "doom_loop": [r.doom_loop for r in records],
             "truncation_reason": [r.truncation_reason for r in records],
+            "loop_tokens_saved": [r.loop_tokens_saved for r in records],
             "ended_early": [r.truncation_reason == "template" for r in records],
             "all_ranks": [self._gather_metrics(records, trainer)] * len(records),
         }
@@ -309,10 +344,12 @@ class EnvRollout:
             return None
         from accelerate.utils import gather_object
 
-        mine = [(r.env_name, r.components, r.doom_loop, float(r.success), r.truncation_reason) for r in records]
+        mine = [(r.env_name, r.components, r.doom_loop, float(r.success), r.truncation_reason, r.loop_tokens_saved)
+                for r in records]
         rows = gather_object(mine)
         return {"env_name": [x[0] for x in rows], "components": [x[1] for x in rows], "doom_loop": [x[2] for x in rows],
-                "success": [x[3] for x in rows], "truncation_reason": [x[4] for x in rows]}
+                "success": [x[3] for x in rows], "truncation_reason": [x[4] for x in rows],
+                "loop_tokens_saved": [x[5] for x in rows]}
 
 
 def build_prompt_pool(cfg: PipelineConfig) -> tuple[list[list[dict[str, Any]]], dict[str, tuple[str, Any]]]:
@@ -353,10 +390,10 @@ def grpo_args(cfg: PipelineConfig, output_dir: Path, *, this_machine: bool = Tru
         own["vllm_mode"] = grpo.vllm_mode
         if grpo.vllm_server_base_url:
             own["vllm_server_base_url"] = grpo.vllm_server_base_url
-    # One reward function (EpisodeReward): its weights are the env's and grpo.ngram_weight.
+    # One reward function (EpisodeReward): its weights are the env's, grpo.ngram_weight and grpo.loop_weight.
     return trainer_config(GRPOConfig, cfg, "grpo", output_dir, own, total_steps=grpo.max_steps,
                           fields={"per_device_train_batch_size": "grpo.prompts_per_step",
-                                  "reward_weights": "grpo.env_weight / grpo.ngram_weight"},
+                                  "reward_weights": "grpo.env_weight / grpo.ngram_weight / grpo.loop_weight"},
                           reserved=("vllm_mode", "vllm_server_base_url", "reward_weights"),
                           this_machine=this_machine)
 
@@ -370,6 +407,9 @@ def run_grpo(cfg: PipelineConfig, model_dir: Path, stage_dir: Path, progress: St
     from lfmgym.stages.common import load_model
 
     grpo = cfg.grpo
+    if grpo.stop_loops and grpo.use_vllm:
+        raise ValueError("grpo.stop_loops: not available with grpo.use_vllm (vLLM has no per-request stopping "
+                         "hook); set one of them to false")
     progress = progress or StageProgress(enabled=False)
     model, tokenizer = load_model(model_dir)
     prompts, pool = build_prompt_pool(cfg)
@@ -384,6 +424,8 @@ def run_grpo(cfg: PipelineConfig, model_dir: Path, stage_dir: Path, progress: St
         batch_size=grpo.prompts_per_step * grpo.num_generations,
         ngram=grpo.ngram.to_dict(),
         ngram_weight=grpo.ngram_weight,
+        loop_weight=grpo.loop_weight,
+        stop_loops=grpo.stop_loops,
         env_weight=grpo.env_weight,
         budgets=rollout_budgets(cfg),
         workers=cfg.rollout.workers,

@@ -86,7 +86,8 @@ class Sampling:
 @dataclass(frozen=True)
 class ExtraReward:
     """A reward computed from the finished record (e.g. a token n-gram penalty), composed with
-    the env's components by the same weighted sum (:class:`lfmgym.rewards.compose.WeightedSum`)."""
+    the env's components by the same weighted sum (:class:`lfmgym.rewards.compose.WeightedSum`).
+    ``fn`` sees the record with its loop verdict (``doom_loop``, ``episode_loop``, ``loop_kind``) set."""
 
     name: str
     fn: Callable[[EpisodeRecord], float]
@@ -173,16 +174,16 @@ class RolloutEngine:
         return run.records  # type: ignore[return-value]
 
     def _score(self, rec: EpisodeRecord, env: Env) -> None:
-        """Extra rewards, the total (one weighted sum), success and the loop verdict."""
+        """The loop verdict, then extra rewards (they may read it), the total (one weighted sum), success."""
         from lfmgym.engine.verdicts import episode_loop
 
+        rec.doom_loop, rec.episode_loop, rec.loop_kind = episode_loop(rec)
         weights = dict(env.reward_weights)
         for extra in self.extra_rewards:
             rec.components[extra.name] = float(extra.fn(rec))
             weights[extra.name] = extra.weight
         rec.reward = env.total_reward(rec.components, weights=weights)
         rec.success = bool(env.success(rec.components))
-        rec.doom_loop, rec.episode_loop, rec.loop_kind = episode_loop(rec)
 
 
 class _Run:
@@ -422,7 +423,7 @@ class _Run:
             turn = Turn(text=text, ids=s.ids, finished=s.finished, latency_s=s.latency_s)
         else:
             turn = Turn(text=text, ids=list(s.ids), finished=s.finished, logprobs=s.logprobs,
-                        latency_s=s.latency_s, stopped_loop=s.stopped_loop)
+                        latency_s=s.latency_s, stopped_loop=s.stopped_loop, tokens_saved=s.tokens_saved)
         turn.step_s = time.perf_counter() - st.step_started
         turn.feedback_ids = list(feedback_ids)
         st.record.turns.append(turn)

@@ -35,6 +35,7 @@ class Sampled:
     logprobs: list[float] | None = None
     latency_s: float = 0.0
     stopped_loop: bool = False  # ended early by a loop-stopping criterion
+    tokens_saved: int = 0       # when stopped: the row's cap minus the tokens it generated
 
 
 @runtime_checkable
@@ -183,12 +184,13 @@ class HFGenerator:
                 temperature=None, top_p=None, top_k=None, **extra,
             )
         latency = (time.perf_counter() - t0) / len(prompts)
-        stopped = set(getattr(stopper, "stopped", {}) or {})
-        if stopper is not None:
-            self.tokens_saved += sum(caps[row] - n for row, n in stopper.stopped.items() if caps[row] > n)
+        stopped = dict(getattr(stopper, "stopped", {}) or {})
+        saved = {row: max(0, caps[row] - n) for row, n in stopped.items()}
+        self.tokens_saved += sum(saved.values())
         results = []
         for row, new in enumerate(out[:, width:].tolist()):
             ids, finished = self.codec.cut_at_stop(new, caps[row])
             lps = logprobs[row][: len(ids)] if not greedy else None
-            results.append(Sampled(ids, finished, lps, latency, stopped_loop=row in stopped))
+            results.append(Sampled(ids, finished, lps, latency, stopped_loop=row in stopped,
+                                   tokens_saved=saved.get(row, 0)))
         return results

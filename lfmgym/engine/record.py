@@ -37,6 +37,7 @@ class Turn:
         logprobs: per-token log-probabilities of ``ids`` when the generator returns them.
         feedback_ids: ids after this turn up to the next generation prompt (env feedback).
         stopped_loop: generation was stopped early because the turn was a confirmed loop.
+        tokens_saved: when stopped, the turn's token cap minus the tokens it generated.
     """
 
     text: str
@@ -47,6 +48,7 @@ class Turn:
     latency_s: float = 0.0
     step_s: float = 0.0
     stopped_loop: bool = False
+    tokens_saved: int = 0
 
 
 @dataclass
@@ -144,6 +146,11 @@ class EpisodeRecord:
         return any(not t.finished for t in self.turns)
 
     @property
+    def loop_tokens_saved(self) -> int:
+        """Tokens not generated because turns were stopped as loops (the caps minus what they generated)."""
+        return sum(int(t.tokens_saved) for t in self.turns)
+
+    @property
     def latency_s(self) -> float:
         return sum(t.latency_s for t in self.turns)
 
@@ -167,6 +174,7 @@ class EpisodeRecord:
             "turns": len(self.turns),
             "finished": [t.finished for t in self.turns],
             "generated_tokens": self.generated_tokens,
+            "loop_tokens_saved": self.loop_tokens_saved,
             "prompt_tokens": None if self.prompt_ids is None else len(self.prompt_ids),
             "feedback_tokens": sum(len(t.feedback_ids) for t in self.turns),
             "wall_s": round(self.wall_s, 4),
