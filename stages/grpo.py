@@ -249,15 +249,7 @@ class EnvRollout:
 
     def _env_factory(self, name: str):
         kwargs = {**self.env_kwargs[name], "repetition_weight": 0.0}
-        env_weight = self.env_weight
-
-        def factory():
-            env = make_env(name, kwargs)
-            if env_weight != 1.0:
-                env.reward_weights = {k: w * env_weight for k, w in env.reward_weights.items()}
-            return env
-
-        return factory
+        return lambda: make_env(name, kwargs)
 
     def play(self, prompts: list[list[dict[str, Any]]], trainer: Any):
         """Play one episode per prompt; returns the engine's records, in prompt order.
@@ -287,7 +279,7 @@ class EnvRollout:
             engine = RolloutEngine(
                 _GeneratorPolicy(generator, sub_calls), sampling=Sampling(self.temperature, self.top_p, self.max_new_tokens),
                 budgets=self.budgets, batch_size=max(self.batch_size, len(jobs)), workers=self.workers,
-                strict_tokens=True, lockstep=lockstep,
+                strict_tokens=True, lockstep=lockstep, env_weight=self.env_weight,
                 extra_rewards=grpo_extra_rewards(self.ngram, self.ngram_weight, self.loop_weight))
             factories = {name: self._env_factory(name) for name in {n for n, _ in jobs}}
             records = engine.play([factories[name] for name, _ in jobs], [task for _, task in jobs], seeds)

@@ -159,3 +159,93 @@ def test_grpo_adapter_passes_the_engine_records_through(tiny_backend):
                 k += 1
     assert isinstance(_GeneratorPolicy(gen, True).chat([{"role": "user", "content": "hi"}]), str)
     del RolloutEngine, Sampling
+
+
+class _CoinEnv(LatencyEnv):
+    """Success is the env's own definition (an override), reached by about half of random texts."""
+
+    name = "coin"
+
+    def __init__(self, **kwargs):
+        super().__init__(**{"min_latency_s": 0.0, "max_latency_s": 0.0, "max_turns": 2, **kwargs})
+
+    def success(self, components):
+        return components["score"] >= 0.5
+
+
+class _HalfEnv(LatencyEnv):
+    """Default success (the weighted task reward reaches the top of ``reward_range``), at 0.5."""
+
+    name = "half"
+    reward_range = (0.0, 0.5)
+
+    def __init__(self, **kwargs):
+        super().__init__(**{"min_latency_s": 0.0, "max_latency_s": 0.0, "max_turns": 2, **kwargs})
+
+
+def test_eval_pipeline_and_grpo_agree_on_every_episode(tiny_backend, monkeypatch, tmp_path):
+    """The same greedy episodes played by ``lfmgym eval``'s evaluator, the pipeline's per-stage
+    eval and GRPO's rollout adapter: the same ids, the same success per episode (an env's own
+    ``success`` honoured by training too, and not moved by ``grpo.env_weight``), the same loop
+    verdicts, and the per-env success GRPO logs is eval's success rate."""
+    import json
+    import types
+
+    import yaml
+    from accelerate import Accelerator
+
+    from lfmgym import plugins
+    from lfmgym.eval.envs import evaluate_envs
+    from lfmgym.stages.common import heldout_tasks, prompt_key
+    from lfmgym.stages.config import load_config
+    from lfmgym.stages.evaluate import evaluate_model
+    from lfmgym.stages.grpo import EnvRollout, EpisodeReward
+
+    test_envs = types.SimpleNamespace(lfmgym_environments=lambda: [
+        plugins.Spec("coin", _CoinEnv), plugins.Spec("half", _HalfEnv)])
+    monkeypatch.setattr(plugins, "_REGISTRY", plugins.load_registry(extra_plugins=[("test-envs", test_envs)],
+                                                                    quiet=True))
+    raw = yaml.safe_load(open("configs/smoke.yaml"))
+    raw["envs"] = {"coin": {"weight": 1.0}, "half": {"weight": 1.0}}
+    raw["eval"] = {"n": 8, "max_new_tokens": 12, "batch_size": 16, "sampled": False}
+    cfg = load_config(raw)
+    names = list(cfg.envs)
+    tasks = {name: heldout_tasks(cfg, name) for name in names}
+
+    # 1. lfmgym eval's evaluator.
+    ev = evaluate_envs(tiny_backend, names, samples=0, max_new_tokens=12, tasks=tasks, keep_records=True,
+                       seed=int(cfg.eval.seed))
+    # 2. The pipeline's per-stage eval (episodes.jsonl is what it keeps per episode).
+    rows = evaluate_model(tiny_backend.model, tiny_backend.tokenizer, cfg, stage="base", out_dir=tmp_path)
+    pipe = [json.loads(line) for line in (tmp_path / "episodes.jsonl").read_text().splitlines()]
+    # 3. GRPO's rollout adapter, greedy, on the same tasks, with the env's weights doubled.
+    pool, prompts = {}, []
+    for name in names:
+        env = plugins.make_env(name)
+        for task in tasks[name]:
+            prompts.append(env.opening(task))
+            pool[prompt_key(prompts[-1])] = (name, task)
+    rollout = EnvRollout(pool, {name: {} for name in names}, tiny_backend.tokenizer, max_new_tokens=12,
+                         max_completion_length=4096, temperature=0.0, env_weight=2.0, ngram_weight=0.0)
+    trainer = types.SimpleNamespace(accelerator=Accelerator(cpu=True), model_wrapped=tiny_backend.model,
+                                    args=types.SimpleNamespace(ds3_gather_for_generation=True), use_vllm=False)
+    played = []
+    play = rollout.play
+    rollout.play = lambda *args: played.append(play(*args)) or played[-1]
+    columns = rollout(prompts, trainer)
+    logged = {}
+    EpisodeReward()(prompts, None, log_metric=lambda k, v: logged.__setitem__(k, v), **{
+        k: v for k, v in columns.items() if k not in ("prompt_ids", "completion_ids", "logprobs", "env_mask")})
+
+    evaled = [r for name in names for r in ev["records"][name]["greedy"]]
+    grpo = played[0]
+    assert [r.assistant_ids for r in grpo] == [r.assistant_ids for r in evaled]  # the same episodes
+    verdicts = lambda rs: [(r.success, r.doom_loop, r.episode_loop, r.loop_kind) for r in rs]  # noqa: E731
+    assert verdicts(grpo) == verdicts(evaled)
+    assert [(e["success"], e["doom_loop"], e["episode_loop"], e["loop_kind"]) for e in pipe] == verdicts(evaled)
+    assert columns["success"] == [float(r.success) for r in evaled]
+    for name, row in zip(names, rows):
+        assert row["success"] == ev["envs"][name]["success"] == logged[f"success/{name}"]
+        assert row["doom_loop_greedy"] == ev["envs"][name]["doom_loop_greedy"]
+    # Not vacuous: both verdicts occur among these episodes.
+    assert 0 < sum(r.success for r in evaled) < len(evaled)

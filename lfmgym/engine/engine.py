@@ -123,6 +123,8 @@ class RolloutEngine:
         strict_tokens: a template that rewrites history ends the episode (``template``) instead of
             re-encoding the transcript (training needs token-exact episodes; eval does not).
         extra_rewards: rewards added to the env's components (see :class:`ExtraReward`).
+        env_weight: scales the env's own weights in the episode's total (a trainer's knob); success
+            and the env's ``reward_weights`` are untouched, so eval and training judge alike.
         sub_model: give envs with ``set_sub_model`` the policy itself as their sub-model.
         lockstep: ``f(local_live) -> global_live`` across processes (see the module docstring).
         on_done: called with each record as its episode ends (progress, streaming to disk).
@@ -132,7 +134,7 @@ class RolloutEngine:
 
     def __init__(self, policy: Any, *, sampling: Sampling | None = None, budgets: Budgets | None = None,
                  batch_size: int = 64, max_live: int | None = None, workers: int = 16,
-                 strict_tokens: bool = False, extra_rewards: Sequence[ExtraReward] = (),
+                 strict_tokens: bool = False, extra_rewards: Sequence[ExtraReward] = (), env_weight: float = 1.0,
                  sub_model: bool = True, lockstep: Callable[[int], int] | None = None,
                  on_done: Callable[[EpisodeRecord], None] | None = None, coalesce_s: float = 0.05):
         if batch_size < 1:
@@ -150,6 +152,7 @@ class RolloutEngine:
         self.workers = int(workers)
         self.strict_tokens = strict_tokens
         self.extra_rewards = list(extra_rewards)
+        self.env_weight = float(env_weight)
         self.sub_model = sub_model
         self.lockstep = lockstep
         self.on_done = on_done
@@ -178,7 +181,7 @@ class RolloutEngine:
         from lfmgym.engine.verdicts import episode_loop
 
         rec.doom_loop, rec.episode_loop, rec.loop_kind = episode_loop(rec)
-        weights = dict(env.reward_weights)
+        weights = {k: w * self.env_weight for k, w in env.reward_weights.items()}
         for extra in self.extra_rewards:
             rec.components[extra.name] = float(extra.fn(rec))
             weights[extra.name] = extra.weight
