@@ -36,7 +36,7 @@ from lfmgym.envs.bfcl_multi_turn.checker import check_entry, is_long_context
 from lfmgym.envs.bfcl_multi_turn.session import Call, parse_calls
 
 __all__ = ["CATEGORIES", "MULTI_TURN_WEIGHT", "MultiTurnVerdict", "is_multi_turn", "split_categories",
-           "decode_step", "load_predictions", "score_results", "play", "summarize", "add_to_summary",
+           "decode_step", "load_predictions", "score_entry", "score_results", "play", "summarize", "add_to_summary",
            "load_official_verdicts", "compare_with_official", "evaluate", "select", "model_policy"]
 
 # BFCL v4's overall weights multi-turn 30 of 100 (see lfmgym.eval.bfcl.OVERALL_WEIGHTS).
@@ -211,6 +211,11 @@ def load_predictions(path: str | Path) -> dict[str, Any]:
                 raise ValueError(f"{f}: row {i} ({row['id']}): missing field 'result'")
             out[str(row["id"])] = row["result"]
     return out
+
+
+def score_entry(entry: dict[str, Any], turns: Any) -> MultiTurnVerdict:
+    """The verdict for one entry's BFCL result turns (each a list of steps, see :func:`decode_step`)."""
+    return _verdict(entry, turns)
 
 
 def _verdict(entry: dict[str, Any], turns: Any) -> MultiTurnVerdict:

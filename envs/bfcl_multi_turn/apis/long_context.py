@@ -3,9 +3,12 @@
 In that category every suite is loaded with a lot of extra, irrelevant content (files padded
 with text, directories with many extra files, long watch lists, transaction histories, booking
 records, car metadata) so the model has to find what matters in long tool outputs. BFCL ships
-fixed filler tables; lfmgym generates its own filler deterministically from fixed seeds. The
-checker runs the model's calls and the ground truth through the same filler, so verdicts do not
-depend on what the filler says, only on it being the same for both.
+fixed filler tables. The file system uses BFCL's (its ground truths act on the padding files and
+use counts of the padded text, see :data:`BFCL_FILE_PADDING`); the other suites' filler is
+lfmgym's own, generated deterministically from fixed seeds (no ground truth reads a value from it:
+``benchmarks/bench_bfcl_multi_turn_agreement.py --fidelity`` lists every ground-truth call whose
+result differs from BFCL's). The checker runs the model's calls and the ground truth through the
+same filler.
 """
 
 from __future__ import annotations
@@ -39,33 +42,70 @@ def _code(rng: random.Random, size: int) -> str:
     return "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(size))
 
 
-_FILLER_SENTENCES = (
-    "Quarterly revenue rose on stronger demand in the services segment while operating costs stayed flat",
-    "management expects margins to hold through the next fiscal period as supplier contracts renew at similar terms",
-    "capital spending focused on warehouse automation and a second distribution center in the northern region",
-    "cash reserves remain sufficient to cover planned investments without new borrowing",
-    "the board approved a modest dividend increase and an extension of the share repurchase program",
-    "customer retention improved after the loyalty program relaunch and churn fell for a third straight quarter",
-    "foreign exchange movements reduced reported sales slightly but had little effect on net income",
-    "inventory turnover improved as slower product lines were discontinued and stock levels were rebalanced",
-    "headcount grew mainly in engineering and customer support to serve the expanding subscriber base",
-    "risks include rising interest rates, tighter credit conditions and delays in regulatory approvals abroad",
+# The file-system filler is BFCL's own (``bfcl_eval`` 2026.3.23, ``func_source_code/long_context.py``,
+# Apache-2.0, see lfmgym/data/bfcl/LICENSE): the ground truths depend on it (they ``rm`` the padding
+# images by name, and use counts such as ``wc -c`` of a padded file as arguments of later calls),
+# so other filler would make entries unsolvable or their mistakes invisible.
+BFCL_FILE_PADDING = (
+    "The company's financials for the year reflect a period of steady growth and consistent revenue "
+    'generation, with both top-line and bottom-line figures showing improvement compared to the previous '
+    'year. Total revenue increased at a modest pace, driven primarily by strong performance in the '
+    'company’s core markets. Despite some fluctuations in demand, the business maintained healthy '
+    'margins, with cost controls and efficiency measures helping to offset any increase in operational '
+    'expenses. As a result, gross profit grew at a stable rate, keeping in line with management’s '
+    'expectations. The company’s operating income saw an uptick, indicating that the firm was able to '
+    'manage its administrative and selling expenses effectively, while also benefiting from a more '
+    'streamlined supply chain. This contributed to a higher operating margin, suggesting that the '
+    'company’s core operations were becoming more efficient and profitable. Net income also rose, '
+    'bolstered by favorable tax conditions and reduced interest expenses due to a restructuring of '
+    'long-term debt. The company managed to reduce its financial leverage, leading to an improvement in '
+    'its interest coverage ratio. On the balance sheet, the company maintained a solid financial '
+    'position, with total assets increasing year over year. The growth in assets was largely due to '
+    'strategic investments in new technology and facilities, aimed at expanding production capacity and '
+    'improving operational efficiency. Cash reserves remained robust, supported by positive cash flow '
+    'from operations. The company also reduced its short-term liabilities, improving its liquidity '
+    'ratios, and signaling a stronger ability to meet near-term obligations.Shareholders’ equity grew as '
+    'a result of retained earnings, reflecting the company’s profitability and its strategy of '
+    'reinvesting profits back into the business rather than paying out large dividends. The company '
+    'maintained a conservative approach to debt, with its debt-to-equity ratio remaining within industry '
+    'norms, which reassured investors about the company’s long-term solvency and risk management '
+    'practices. The cash flow statement highlighted the company’s ability to generate cash from its core '
+    "operations, which remained a strong indicator of the business's health. Cash from operating "
+    'activities was sufficient to cover both investing and financing needs, allowing the company to '
+    'continue its capital expenditure plans without increasing its reliance on external financing. The '
+    'company’s investment activities included expanding its production facilities and acquiring new '
+    'technology to improve future productivity and efficiency. Meanwhile, the company’s financing '
+    'activities reflected a balanced approach, with some debt repayments and a modest issuance of new '
+    "equity, allowing for flexible capital management.Overall, the company's financials indicate a "
+    'well-managed business with a clear focus on sustainable growth. Profitability remains strong, '
+    'operational efficiency is improving, and the company’s balance sheet reflects a stable, low-risk '
+    'financial structure. The management’s strategy of cautious expansion, combined with a disciplined '
+    'approach to debt and investment, has positioned the company well for future growth and '
+    'profitability.'
+)
+BFCL_PADDING_FILES = (
+    'image_344822349461074042.jpg', 'image_8219547643081662353.jpg', 'image_5421509146842474663.jpg',
+    'image_185391401034246046.jpg', 'image_6824007961180780019.jpg', 'image_2994974694593273051.jpg',
+    'image_2537728455072851196.jpg', 'image_2164918946836800275.jpg', 'image_1745133864906284051.jpg',
+    'image_7707563551789432679.jpg', 'image_8190489168166590809.jpg', 'image_2385660725381355820.jpg',
+    'image_4771211633166048374.jpg', 'image_3443718094055823214.jpg', 'image_6838087561356843690.jpg',
+    'image_605952633285970710.jpg', 'image_6341510244180179744.jpg', 'image_4119241148692325954.jpg',
+    'image_5651066601163181955.jpg', 'image_3747091333751395055.jpg', 'image_4623743619379194431.jpg',
+    'image_5072742684386583099.jpg', 'image_1978458056362464778.jpg', 'image_3090346927968358019.jpg',
+    'image_7193806748674265039.jpg', 'image_7169516574395086720.jpg', 'image_8618240224293913315.jpg',
+    'image_5514683852355062444.jpg', 'image_8749630317332649147.jpg', 'image_1912245706439755759.jpg',
 )
 
 
-@lru_cache(maxsize=None)
 def file_padding() -> str:
-    """Text appended, on the same line, to every file not in :data:`FILES_READ_AT_THE_END` (like
-    BFCL's filler, one long line without a line break)."""
-    rng = _rng("file")
-    return " " + " ".join(rng.choice(_FILLER_SENTENCES).capitalize() + "." for _ in range(24))
+    """Text appended, on the same line and without a separator, to every file not in
+    :data:`FILES_READ_AT_THE_END` (BFCL's filler)."""
+    return BFCL_FILE_PADDING
 
 
-@lru_cache(maxsize=None)
 def padding_files() -> tuple[str, ...]:
-    """Names of the empty files added to every innermost directory (image files, as in BFCL)."""
-    rng = _rng("files")
-    return tuple(f"image_{rng.randint(10**17, 10**19)}.jpg" for _ in range(30))
+    """Names of the empty files added to every innermost directory (BFCL's, in its order)."""
+    return BFCL_PADDING_FILES
 
 
 @lru_cache(maxsize=None)

@@ -25,6 +25,27 @@ def _numbers_op(numbers: list, empty: str, op) -> dict[str, Any]:
         return {"error": "All elements in the list must be numbers"}
 
 
+class _Shown:
+    """A number shown as BFCL shows it. BFCL sets ``mpmath.mp.dps = precision`` for good (a global)
+    and renders the result afterwards, so ``logarithm(20, 10, 2)`` reads ``mpf('1.3027')``; lfmgym
+    leaves mpmath's global precision alone and keeps the text rendered at the call's precision."""
+
+    def __init__(self, value: Any, text: str) -> None:
+        self.value, self.text = value, text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return self.value == (other.value if isinstance(other, _Shown) else other)
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+
 class MathAPI(Suite):
     name = "MathAPI"
     doc_file = "math_api.json"
@@ -35,7 +56,8 @@ class MathAPI(Suite):
 
         try:
             with mpmath.workdps(precision):
-                return {"result": mpmath.log(value) / mpmath.log(base)}
+                result = mpmath.log(value) / mpmath.log(base)
+                return {"result": _Shown(result, repr(result))}
         except Exception as exc:  # BFCL reports any failure (bad precision, log of 0, ...) as an error result
             return {"error": str(exc)}
 
