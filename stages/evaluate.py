@@ -5,7 +5,7 @@ sampled pass at ``eval.temperature`` (sampled doom-loop ratio) over the same ``e
 Rows have the shape of ``results.json``::
 
     {"stage", "env", "success", "parse_rate", "doom_loop_greedy", "doom_loop_sampled", "doom_loop_episode",
-     "mean_length", "n", "truncated"}
+     "mean_length", "n", "truncated", "loop_tokens_saved"}
 
 Definitions (per episode, averaged over the env's held-out tasks):
 
@@ -16,6 +16,8 @@ Definitions (per episode, averaged over the env's held-out tasks):
   all from :func:`lfmgym.engine.episode_loop`.
 - ``truncated``: episodes cut, by reason.
 - ``mean_length``: generated tokens per episode, all assistant turns together (greedy pass).
+- ``loop_tokens_saved``: with ``eval.stop_loops``, tokens not generated because turns were stopped
+  as confirmed doom loops (a count, both passes; per episode in ``episodes.jsonl``).
 """
 
 from __future__ import annotations
@@ -50,11 +52,13 @@ def evaluate_model(
     """
     from lfmgym.backends.transformers_backend import TransformersBackend
     from lfmgym.eval.envs import evaluate_envs
+    from lfmgym.rewards.loop_stopping import LoopStop
     from lfmgym.stages.common import is_main, rollout_budgets
 
     settings = cfg.eval
     progress = progress or StageProgress(enabled=False)
-    backend = TransformersBackend(model, tokenizer, batch_size=settings.batch_size)
+    backend = TransformersBackend(model, tokenizer, batch_size=settings.batch_size,
+                                  loop_stop=LoopStop(enabled=settings.stop_loops))
     names = list(cfg.envs)
     path = None
     if out_dir is not None and is_main():
@@ -84,5 +88,6 @@ def evaluate_model(
             "mean_length": r["mean_tokens"],
             "n": r["n"],
             "truncated": r["truncated"],
+            "loop_tokens_saved": r["loop_tokens_saved"],
         })
     return rows

@@ -6,7 +6,8 @@ For each env, ``n`` tasks are drawn with ``seed`` (keep it different from the tr
 the tasks are held out). The greedy pass gives success, parse rate, tool-error rate, greedy
 doom-loop ratio, length and latency; the sampled pass (``samples`` episodes per task at
 ``temperature``) gives pass@1 / pass@k and the sampled doom-loop ratio. Metric definitions are in
-:mod:`lfmgym.eval.metrics`. ``overall`` is the unweighted mean over envs of each metric.
+:mod:`lfmgym.eval.metrics`. ``overall`` is the unweighted mean over envs of each metric (counts,
+like ``loop_tokens_saved``, are summed).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def _overall(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
     for key in keys:
         vals = [r[key] for r in rows.values() if r.get(key) is not None]
         out[key] = sum(vals) / len(vals) if vals else None
+    out["loop_tokens_saved"] = sum(int(r.get("loop_tokens_saved") or 0) for r in rows.values())  # a count: summed
     return out
 
 

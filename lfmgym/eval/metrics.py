@@ -17,6 +17,8 @@ All rates are shares in [0, 1]. Definitions (per environment):
 - ``mean_tokens``: generated tokens per episode, all turns (``None`` when the backend gives no ids);
   ``mean_chars`` the same in characters.
 - ``latency_s``: wall time per episode spent in generation.
+- ``loop_tokens_saved``: a count, not a rate: tokens not generated because turns were stopped as
+  confirmed doom loops while generating (greedy + sampled; 0 when loop stopping is off).
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ def summarize_records(env: Any, greedy: list[Any], sampled: list[Any] | None = N
     row["latency_s"] = _mean([float(r.latency_s) for r in greedy])
     row["length_capped"] = _mean([float(r.length_capped) for r in greedy])
     row["truncated"] = truncation_counts(greedy + list(sampled or []))
+    row["loop_tokens_saved"] = sum(int(getattr(r, "loop_tokens_saved", 0)) for r in greedy + list(sampled or []))
     if sampled:
         if samples < 1 or len(sampled) != samples * len(greedy):
             raise ValueError(f"sampled: expected {samples} records per task x {len(greedy)} tasks, got {len(sampled)}")

@@ -20,7 +20,7 @@ __all__ = ["save_run", "load_run", "markdown_report", "plot_runs", "write_report
 RESULTS_FILE = "results.json"
 # Columns of the env tables (missing metrics print as "-").
 ENV_METRICS = ("success", "pass@1", "pass@k", "parse_rate", "tool_error_rate", "doom_loop_greedy",
-               "doom_loop_sampled", "doom_loop_episode", "mean_tokens", "latency_s", "n")
+               "doom_loop_sampled", "doom_loop_episode", "mean_tokens", "latency_s", "loop_tokens_saved", "n")
 PLOT_ENV_METRICS = ("success", "pass@k", "parse_rate", "doom_loop_sampled")
 # BFCL rows in the leaderboard's order (groups in bold); rows no run has are left out.
 BFCL_COLUMNS = ("overall", "single_turn", "non_live", "simple", "simple_python", "simple_java", "simple_javascript",
@@ -103,7 +103,7 @@ def bfcl_failures(run: dict[str, Any]) -> dict[str, int]:
 def _fmt(v: Any, metric: str = "") -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
-    if metric in ("n",):
+    if metric in ("n", "loop_tokens_saved"):
         return str(int(v))
     if metric in ("mean_tokens", "mean_chars"):
         return f"{v:.1f}"
