@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from lfmgym.engine.record import EpisodeRecord
 from lfmgym.stages.config import JurySettings
 
 __all__ = ["Rollout", "Group", "Jury", "weighted_median", "ngram_score", "jury_report", "pair_row"]
@@ -30,40 +31,41 @@ __all__ = ["Rollout", "Group", "Jury", "weighted_median", "ngram_score", "jury_r
 
 @dataclass
 class Rollout:
-    """One episode of a group: how it was decoded, its tokens, and what the env and jurors said."""
+    """One episode of a group as the jury sees it: the engine's record (the one episode record,
+    :class:`~lfmgym.engine.EpisodeRecord`), how it was decoded, and what the jurors said."""
 
     kind: str  # "sampled" or "greedy"
-    messages: list[dict[str, Any]]
-    reward: float
-    components: dict[str, float]
-    token_ids: list[list[int]]  # generated ids of each assistant turn
-    finished: list[bool]
-    doom_loop: bool = False
+    record: EpisodeRecord
     scores: dict[str, float] = field(default_factory=dict)
     aggregate: float = 0.0
-    prompt_ids: list[int] | None = None
-    completion_ids: list[int] = field(default_factory=list)   # generated + feedback ids, as played
-    completion_mask: list[int] = field(default_factory=list)  # 1 on generated ids only
-    rank: int = 0  # the process that played it
 
     @classmethod
-    def of(cls, kind: str, record: Any) -> "Rollout":
-        """From an engine :class:`~lfmgym.engine.EpisodeRecord` (its loop verdict sees loops across turns)."""
-        return cls(kind=kind, messages=record.messages, reward=float(record.reward),
-                   components=dict(record.components), token_ids=[list(t.ids or []) for t in record.turns],
-                   finished=[bool(t.finished) for t in record.turns], doom_loop=bool(record.episode_loop),
-                   prompt_ids=None if record.prompt_ids is None else list(record.prompt_ids),
-                   completion_ids=record.completion_ids, completion_mask=record.env_mask,
-                   rank=int(getattr(record, "rank", 0)))
+    def of(cls, kind: str, record: EpisodeRecord) -> "Rollout":
+        return cls(kind=kind, record=record)
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return self.record.messages
+
+    @property
+    def doom_loop(self) -> bool:
+        """A loop in a turn or across turns (:func:`lfmgym.engine.episode_loop`)."""
+        return bool(self.record.episode_loop)
+
+    @property
+    def token_ids(self) -> list[list[int]]:
+        """Generated ids of each assistant turn."""
+        return [list(t.ids or []) for t in self.record.turns]
 
     @property
     def length(self) -> int:
-        return sum(len(t) for t in self.token_ids)
+        return sum(len(t.ids or []) for t in self.record.turns)
 
     def summary(self, index: int) -> dict[str, Any]:
-        return {"index": index, "kind": self.kind, "reward": self.reward, "components": self.components,
+        r = self.record
+        return {"index": index, "kind": self.kind, "reward": float(r.reward), "components": dict(r.components),
                 "scores": self.scores, "aggregate": self.aggregate, "doom_loop": self.doom_loop,
-                "length": self.length, "turns": len(self.token_ids), "rank": self.rank}
+                "length": self.length, "turns": len(r.turns), "rank": int(r.rank)}
 
 
 @dataclass
@@ -120,15 +122,16 @@ def pair_row(group: Group, best: int, worst: int) -> dict[str, Any]:
     """A preference row: token ids and assistant masks of both episodes, plus what a reader needs."""
     chosen, rejected = group.rollouts[best], group.rollouts[worst]
     row: dict[str, Any] = {}
+    chosen, rejected = chosen.record, rejected.record
     if chosen.prompt_ids is not None and rejected.prompt_ids is not None:  # token-level rollouts
         if chosen.prompt_ids != rejected.prompt_ids:
             raise ValueError(f"{group.env}/{group.task_id}: the two rollouts of a pair have different prompts")
         row = {
             "prompt_ids": list(chosen.prompt_ids),
-            "chosen_ids": list(chosen.completion_ids),
-            "chosen_mask": list(chosen.completion_mask),
-            "rejected_ids": list(rejected.completion_ids),
-            "rejected_mask": list(rejected.completion_mask),
+            "chosen_ids": chosen.completion_ids,
+            "chosen_mask": chosen.env_mask,
+            "rejected_ids": rejected.completion_ids,
+            "rejected_mask": rejected.env_mask,
         }
     return {**row, "prompt": group.prompt, "chosen": chosen.messages[len(group.prompt):],
             "rejected": rejected.messages[len(group.prompt):]}
@@ -161,7 +164,7 @@ class Jury:
         for g in groups:
             low, high = g.reward_range
             for r in g.rollouts:
-                env_score = (r.reward - low) / (high - low) if high > low else float(r.reward >= high)
+                env_score = (r.record.reward - low) / (high - low) if high > low else float(r.record.reward >= high)
                 r.scores["env"] = float(min(1.0, max(0.0, env_score)))
                 text = "\n".join(m.get("content", "") for m in r.messages[len(g.prompt):] if m.get("role") == "assistant")
                 r.scores["ngram"] = ngram_score(r.token_ids, ngram.n, ngram.max_penalty, ngram.unit, text)

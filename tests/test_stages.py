@@ -203,12 +203,16 @@ def test_stop_at_names_an_env_of_the_config():
 
 
 def _rollout(kind, reward, ids, finished=True, doom=False, text="x"):
+    from lfmgym import Task
+    from lfmgym.engine import EpisodeRecord, Turn
     from lfmgym.stages.jury import Rollout
 
     msgs = [{"role": "system", "content": "s"}, {"role": "user", "content": "u"},
             {"role": "assistant", "content": text}]
-    return Rollout(kind=kind, messages=msgs, reward=reward, components={"correct": reward},
-                   token_ids=[ids], finished=[finished], doom_loop=doom)
+    record = EpisodeRecord(env_name="math", task=Task(id="t", prompt="u", answer="7"), messages=msgs, reward=reward,
+                           components={"correct": reward}, turns=[Turn(text=text, ids=ids, finished=finished)],
+                           doom_loop=doom, episode_loop=doom)
+    return Rollout(kind=kind, record=record)
 
 
 def _jury(**over):
