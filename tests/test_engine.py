@@ -207,13 +207,13 @@ def test_eval_pipeline_and_grpo_agree_on_every_episode(tiny_backend, monkeypatch
                                                                     quiet=True))
     raw = yaml.safe_load(open("configs/smoke.yaml"))
     raw["envs"] = {"coin": {"weight": 1.0}, "half": {"weight": 1.0}}
-    raw["eval"] = {"n": 8, "max_new_tokens": 12, "batch_size": 16, "sampled": False}
+    raw["eval"] = {"n": 5, "max_new_tokens": 8, "batch_size": 16, "sampled": False}
     cfg = load_config(raw)
     names = list(cfg.envs)
     tasks = {name: heldout_tasks(cfg, name) for name in names}
 
     # 1. lfmgym eval's evaluator.
-    ev = evaluate_envs(tiny_backend, names, samples=0, max_new_tokens=12, tasks=tasks, keep_records=True,
+    ev = evaluate_envs(tiny_backend, names, samples=0, max_new_tokens=8, tasks=tasks, keep_records=True,
                        seed=int(cfg.eval.seed))
     # 2. The pipeline's per-stage eval (episodes.jsonl is what it keeps per episode).
     rows = evaluate_model(tiny_backend.model, tiny_backend.tokenizer, cfg, stage="base", out_dir=tmp_path)
@@ -225,7 +225,7 @@ def test_eval_pipeline_and_grpo_agree_on_every_episode(tiny_backend, monkeypatch
         for task in tasks[name]:
             prompts.append(env.opening(task))
             pool[prompt_key(prompts[-1])] = (name, task)
-    rollout = EnvRollout(pool, {name: {} for name in names}, tiny_backend.tokenizer, max_new_tokens=12,
+    rollout = EnvRollout(pool, {name: {} for name in names}, tiny_backend.tokenizer, max_new_tokens=8,
                          max_completion_length=4096, temperature=0.0, env_weight=2.0, ngram_weight=0.0)
     trainer = types.SimpleNamespace(accelerator=Accelerator(cpu=True), model_wrapped=tiny_backend.model,
                                     args=types.SimpleNamespace(ds3_gather_for_generation=True), use_vllm=False)
