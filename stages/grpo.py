@@ -178,6 +178,17 @@ class _GeneratorPolicy:
         return self.generator.codec.decode(s.ids)
 
 
+def _collective_generate(model, n_proc: int) -> bool:
+    """Whether ``model.generate`` is a collective call across processes: transformers turns on
+    ``synced_gpus`` under ZeRO-3 or FSDP with several processes (not under DDP)."""
+    if n_proc <= 1:
+        return False
+    from transformers.integrations.deepspeed import is_deepspeed_zero3_enabled
+    from transformers.integrations.fsdp import is_fsdp_managed_module
+
+    return bool(is_deepspeed_zero3_enabled() or is_fsdp_managed_module(model))
+
+
 def _global_count(accelerator):
     """``f(local live episodes) -> live episodes on every process``: the engine's lockstep test."""
     import torch
@@ -297,9 +308,11 @@ class EnvRollout:
 
             with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator,
                                              gather_deepspeed3_params=trainer.args.ds3_gather_for_generation) as model:
-                # Sub-model calls from one rank would desynchronise ZeRO-3/FSDP's collective generate.
+                # Sub-model calls from one rank would desynchronise ZeRO-3/FSDP's collective generate;
+                # under DDP (or one process) each rank's generate is its own, so envs get the policy.
                 records = run(HFGenerator(model, self.codec, batch_size=self.batch_size,
-                                          loop_stop=LoopStop(enabled=self.stop_loops)), n_proc == 1)
+                                          loop_stop=LoopStop(enabled=self.stop_loops)),
+                              not _collective_generate(model, n_proc))
         breaks = sum(r.truncation_reason == "template" for r in records)
         if breaks and not self.template_breaks:
             warnings.warn(f"GRPO rollout: {breaks} episode(s) ended early: "

@@ -249,3 +249,47 @@ def test_eval_pipeline_and_grpo_agree_on_every_episode(tiny_backend, monkeypatch
         assert row["doom_loop_greedy"] == ev["envs"][name]["doom_loop_greedy"]
     # Not vacuous: both verdicts occur among these episodes.
     assert 0 < sum(r.success for r in evaled) < len(evaled)
+
+
+def test_grpo_envs_get_the_policy_as_sub_model_on_several_ddp_processes(tiny_backend, monkeypatch):
+    """long_context's llm_query under GRPO with 2 DDP processes: generate is not collective there
+    (no ZeRO-3/FSDP synced_gpus), so every env the adapter makes gets the policy as its sub-model."""
+    import types
+
+    from accelerate import Accelerator
+
+    import lfmgym.stages.grpo as grpo
+    from lfmgym.stages.common import prompt_key
+
+    class Recursive(LatencyEnv):
+        sub_model = None
+
+        def set_sub_model(self, fn):
+            self.sub_model = fn
+
+    made = []
+    monkeypatch.setattr(grpo, "make_env", lambda name, kwargs: made.append(
+        Recursive(min_latency_s=0.0, max_latency_s=0.0, max_turns=1)) or made[-1])
+    tasks = _tasks(2)
+    prompts = [LatencyEnv().opening(t) for t in tasks]
+    rollout = grpo.EnvRollout({prompt_key(p): ("latency", t) for p, t in zip(prompts, tasks)}, {"latency": {}},
+                              tiny_backend.tokenizer, max_new_tokens=4, max_completion_length=64)
+
+    class TwoRanks:  # rank 0 of two DDP processes (the other rank has as many live episodes)
+        num_processes, process_index = 2, 0
+
+        def __init__(self):
+            self.real = Accelerator(cpu=True)
+
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+        def gather(self, tensor):
+            return tensor
+
+    trainer = types.SimpleNamespace(accelerator=TwoRanks(), model_wrapped=tiny_backend.model, use_vllm=False,
+                                    args=types.SimpleNamespace(ds3_gather_for_generation=True))
+    records = rollout.play(prompts, trainer)
+    assert len(records) == 2 and len(made) == 2
+    assert all(env.sub_model is not None for env in made)
+    assert all(env.sub_model.__self__.generator.model is tiny_backend.model for env in made)  # the policy itself
