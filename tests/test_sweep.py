@@ -274,7 +274,7 @@ def test_ray_tune_asha_stops_diverging_trials_resumes_and_writes_the_same_table(
             os.environ["SWEEP_MARKER_DIR"] = old_marker
     by_lr = {r["params"]["grpo.learning_rate"]: r for r in rows}
     assert sorted(by_lr) == sorted(LRS + [0.5])
-    assert all(by_lr[lr]["status"] == "ok" for lr in GOOD)
+    assert all(by_lr[lr]["status"] == "ok" for lr in GOOD), rows
     assert by_lr[0.5]["status"] == "failed" and "diverged into NaN" in by_lr[0.5]["error"]
     # ASHA stops a diverging trial at its first report once a sane one has reported at that rung.
     assert all(by_lr[lr]["status"] in ("pruned", "ok") for lr in BAD)
