@@ -21,7 +21,9 @@ def parse_overrides(items: list[str] | None) -> dict:
         try:
             out[key.strip()] = yaml.safe_load(raw)
         except yaml.YAMLError as exc:
-            raise SystemExit(f"--set {item!r}: value is not valid YAML: {exc}") from None
+            from lfmgym.yaml_errors import yaml_error_line
+
+            raise SystemExit(yaml_error_line(f"--set {item!r}", exc)) from None
     return out
 
 

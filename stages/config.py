@@ -413,7 +413,9 @@ def _read(path: str | Path) -> dict:
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+        from lfmgym.yaml_errors import yaml_error_line
+
+        raise ConfigError(yaml_error_line(path, exc)) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

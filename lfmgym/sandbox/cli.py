@@ -33,6 +33,10 @@ def add_commands(subparsers) -> None:
     run.set_defaults(func=cmd_sandbox_exec)
 
 
+_FLAGS = {"cell_timeout": "--timeout", "episode_timeout": "--timeout", "memory_mb": "--memory",
+          "output_limit": "--output-limit"}
+
+
 def cmd_sandbox_exec(args) -> int:
     from lfmgym.sandbox import Sandbox, SandboxUnavailable
 
@@ -55,7 +59,13 @@ def cmd_sandbox_exec(args) -> int:
         print(f"lfmgym sandbox exec: {exc}", file=sys.stderr)
         return 2
     except ValueError as exc:
-        print(f"lfmgym sandbox exec: {exc}", file=sys.stderr)
+        # The Sandbox names its own argument (cell_timeout=...); the user typed the flag.
+        message = str(exc)
+        for argument, flag in _FLAGS.items():
+            if message.startswith(argument + " "):
+                message = f"{flag}: {message[len(argument) + 1:]}"
+                break
+        print(f"lfmgym sandbox exec: {message}", file=sys.stderr)
         return 2
     sys.stdout.write(result.stdout)
     sys.stdout.flush()

@@ -185,7 +185,9 @@ def _read_yaml(p: Path) -> Any:
     try:
         return yaml.safe_load(p.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise SweepConfigError(f"{p}: not valid YAML: {exc}") from None
+        from lfmgym.yaml_errors import yaml_error_line
+
+        raise SweepConfigError(yaml_error_line(p, exc)) from None
 
 
 def _validate(raw: dict[str, Any], base: dict[str, Any], source: str) -> SweepSpec:
