@@ -97,6 +97,9 @@ def _generation(obj: dict, field: str | None) -> tuple[str, Any]:
         if bad is not None:
             raise _BadInput(f"field {field!r}: token id {bad} is out of the 64-bit range")
         return "ids", value
+    if isinstance(value, list):
+        i, bad = next((i, v) for i, v in enumerate(value) if isinstance(v, bool) or not isinstance(v, int))
+        raise _BadInput(f"field {field!r}: item {i} is {json.dumps(bad)[:40]}, not an integer token id")
     raise _BadInput(f"field {field!r} must be a string or a list of integer token ids, got {type(value).__name__}")
 
 

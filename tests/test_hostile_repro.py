@@ -44,6 +44,16 @@ def test_loops_with_a_token_id_past_64_bits_names_the_line_and_field(token, tmp_
     assert "gens.jsonl:2: field 'token_ids'" in line and str(token) in line and "64-bit" in line
 
 
+
+@pytest.mark.parametrize("ids, needle", [([1, True], "item 1 is true"), ([1, 2, 2.5], "item 2 is 2.5"),
+                                         ([None], "item 0 is null")])
+def test_loops_with_a_token_id_that_is_not_an_integer_names_the_item(ids, needle, tmp_path, capsys):
+    src = tmp_path / "gens.jsonl"
+    src.write_text(json.dumps({"token_ids": ids}) + "\n")
+    assert main(["loops", str(src)]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "gens.jsonl:1: field 'token_ids': " + needle + ", not an integer token id" in line
+
 # -- YAML syntax errors: sweep files, pipeline configs, --set values --------------------------------
 
 def test_sweep_file_with_a_yaml_syntax_error_is_one_line_naming_file_and_line(tmp_path, capsys):
