@@ -36,11 +36,22 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lfmgym.envs.bfcl_multi_turn.bfcl_data import CATEGORIES, load_entries  # noqa: E402
+from lfmgym.eval.bfcl_multi_turn import decode_step, load_predictions  # noqa: E402
 from lfmgym.eval.bfcl_multi_turn_agreement import (  # noqa: E402
+    Prediction,
     agreement_table,
     build_predictions,
     lfmgym_verdicts,
 )
+
+
+def _functions(result: Any, entry: dict[str, Any]) -> list[str]:
+    """``Class.function`` of every call a model's result makes (what a disagreement is listed under)."""
+    from lfmgym.envs.bfcl_multi_turn.apis import SUITES
+
+    owner = {fn: cls for cls in entry["involved_classes"] if cls in SUITES for fn in SUITES[cls].function_names()}
+    names = {c.name for turn in result if isinstance(turn, list) for step in turn for c in decode_step(step) or []}
+    return sorted(f"{owner.get(n, '?')}.{n}" for n in names)
 
 
 def official_checker(folder: str):
@@ -152,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="first N entries per category")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="write every row with both verdicts (JSON lines)")
+    ap.add_argument("--predictions", nargs="+", default=[], metavar="FILE",
+                    help="also score these BFCL result files (e.g. written by lfmgym eval bfcl --out), kind 'model'")
     ap.add_argument("--fidelity", action="store_true",
                     help="instead: compare the result text of every ground-truth call with BFCL's suites")
     args = ap.parse_args(argv)
@@ -163,6 +176,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     entries = {e["id"]: e for c in args.categories for e in load_entries(c)[: args.limit]}
     predictions = build_predictions(entries.values(), seed=args.seed)
+    for path in args.predictions:
+        for entry_id, result in load_predictions(path).items():
+            if entry_id in entries:
+                predictions.append(Prediction(entry_id, "model", "file", result, _functions(result, entries[entry_id])))
     t = time.perf_counter()
     ours = lfmgym_verdicts(predictions, entries)
     t_ours = time.perf_counter() - t
