@@ -51,7 +51,7 @@ def check(capsys, *sets: str) -> tuple[int, str]:
     ("grpo", "use_cpu", True, "model.precision"),
     ("grpo", "use_vllm", True, "grpo.use_vllm"),
     ("grpo", "vllm_mode", "server", "grpo.vllm_mode"),
-    ("grpo", "reward_weights", [1.0], "grpo.env_weight / grpo.ngram_weight"),
+    ("grpo", "reward_weights", [1.0], "grpo.env_weight / grpo.ngram_weight / grpo.loop_weight"),
     ("dpo", "loss_weights", [1.0, 0.5], "dpo.sft_weight"),
     ("sft", "group_by_length", True, "sft.group_by_length"),
 ])
