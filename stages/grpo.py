@@ -54,7 +54,7 @@ from lfmgym.stages.common import (
     prompt_key,
     rollout_budgets,
 )
-from lfmgym.stages.config import PipelineConfig, thaw
+from lfmgym.stages.config import ConfigError, PipelineConfig, thaw
 from lfmgym.stages.trainer import train_stage, trainer_config
 
 __all__ = ["EpisodeReward", "token_ngram_penalty", "episode_loop_penalty", "grpo_extra_rewards", "EnvRollout",
@@ -377,6 +377,9 @@ def grpo_args(cfg: PipelineConfig, output_dir: Path, *, this_machine: bool = Tru
     from trl import GRPOConfig
 
     grpo = cfg.grpo
+    if grpo.stop_loops and grpo.use_vllm:
+        raise ConfigError("grpo.stop_loops: not available with grpo.use_vllm (vLLM has no per-request stopping "
+                          "hook); set one of them to false")
     own = {
         "per_device_train_batch_size": grpo.prompts_per_step * grpo.num_generations,
         "gradient_accumulation_steps": 1,
@@ -412,9 +415,6 @@ def run_grpo(cfg: PipelineConfig, model_dir: Path, stage_dir: Path, progress: St
     from lfmgym.stages.common import load_model
 
     grpo = cfg.grpo
-    if grpo.stop_loops and grpo.use_vllm:
-        raise ValueError("grpo.stop_loops: not available with grpo.use_vllm (vLLM has no per-request stopping "
-                         "hook); set one of them to false")
     progress = progress or StageProgress(enabled=False)
     model, tokenizer = load_model(model_dir)
     prompts, pool = build_prompt_pool(cfg)

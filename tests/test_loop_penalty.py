@@ -73,3 +73,12 @@ def test_the_pipeline_config_carries_the_weight():
     assert load_config({"envs": {"math": {}}}).grpo.loop_weight == 0.0
     with pytest.raises(ConfigError, match="grpo.loop_weight"):
         load_config({"envs": {"math": {}}, "grpo": {"loop_weight": -1.0}})
+
+
+def test_stop_loops_with_vllm_is_a_config_error(tmp_path):
+    from lfmgym.stages.config import ConfigError, load_config
+    from lfmgym.stages.grpo import grpo_args
+
+    cfg = load_config({"envs": {"math": {}}, "grpo": {"stop_loops": True, "use_vllm": True}})
+    with pytest.raises(ConfigError, match="grpo.stop_loops: not available with grpo.use_vllm"):
+        grpo_args(cfg, tmp_path)
