@@ -27,7 +27,8 @@ def test_smoke_pipeline_writes_results(smoke_run):
     envs = ["math", "math_calculator", "tool_calling"]
     assert [(r["stage"], r["env"]) for r in rows] == [(s, e) for s in ("base", "sft", "dpo", "grpo") for e in envs]
     for r in rows:
-        assert tuple(r) == ROW_KEYS + ("truncated",)
+        assert tuple(r) == ROW_KEYS + ("truncated", "loop_tokens_saved")
+        assert r["loop_tokens_saved"] == 0  # eval.stop_loops is off by default
         assert all(isinstance(v, int) for v in r["truncated"].values())  # episodes cut, by reason
         assert r["n"] == 3
         for key in ("success", "parse_rate", "doom_loop_greedy", "doom_loop_sampled"):
@@ -68,7 +69,7 @@ def test_grpo_logs_episode_metrics_per_step(smoke_run):
     assert [entry["step"] for entry in steps] == [1, 2]
     for entry in steps:
         for key in ("episodes/parse_rate", "episodes/tool_call_rate", "episodes/turns", "env/parse_ok",
-                    "rewards/episode/mean", "env/ngram"):
+                    "rewards/episode/mean", "env/ngram", "env/episode_loop", "episodes/loop_tokens_saved"):
             assert key in entry, key
         assert any(key.startswith("success/") for key in entry)  # per-env success of the step's episodes
 
