@@ -50,6 +50,7 @@ MUTABLE = {
     "grpo.beta": "the KL term's weight (the reference model is GRPO's input model either way)",
     "grpo.env_weight": "the next episodes' reward",
     "grpo.ngram_weight": "the next episodes' reward",
+    "grpo.loop_weight": "the next episodes' reward",
 }
 
 
