@@ -128,8 +128,9 @@ class RolloutEngine:
         sub_model: give envs with ``set_sub_model`` the policy itself as their sub-model.
         lockstep: ``f(local_live) -> global_live`` across processes (see the module docstring).
         on_done: called with each record as its episode ends (progress, streaming to disk).
-        coalesce_s: how long a generation call may wait for more steps to finish before it starts
-            with fewer rows than ``batch_size`` (a call costs about the same for 1 row as for many).
+        coalesce_s: the least time a generation call waits for running steps before it starts with
+            fewer rows than ``batch_size``; it waits up to the last call's duration (a call costs
+            about the same for 1 row as for many, so a row left out costs about one more call).
     """
 
     def __init__(self, policy: Any, *, sampling: Sampling | None = None, budgets: Budgets | None = None,
@@ -157,7 +158,7 @@ class RolloutEngine:
         self.lockstep = lockstep
         self.on_done = on_done
         self.coalesce_s = float(coalesce_s)
-        self.stats = {"generate_calls": 0, "rows": 0, "steps": 0}
+        self.stats = {"generate_calls": 0, "rows": 0, "steps": 0, "generate_s": 0.0}
 
     def play(self, env_factory: Callable[[], Env] | Sequence[Callable[[], Env]], tasks: Sequence[Task],
              seeds: Sequence[int]) -> list[EpisodeRecord]:
@@ -227,11 +228,13 @@ class _Run:
                 continue
             self.harvest(block=False)
             if self.ready and len(self.ready) < e.batch_size and self._stepping():
-                # A generation call costs about the same for 1 row as for many: give steps that are
-                # about to finish a moment to join this batch (a quarter of the last call's time,
-                # at least coalesce_s, at most 2 s), and episodes still starting up to 10 s.
+                # A generation call costs about the same for 1 row as for many, so a row left out
+                # costs about one more call: wait for running steps up to one call's time (the last
+                # call's, at least coalesce_s), for episodes still starting up to 10 s. A step slower
+                # than a call is left for a later batch. (A 2 s cap here split a 12 s-call CPU run
+                # into 5 calls instead of 4: 61 s instead of 41 s in benchmarks/bench_rollout.py.)
                 now = time.perf_counter()
-                window = min(max(e.coalesce_s, 0.25 * self.last_generate_s), 2.0)
+                window = max(e.coalesce_s, self.last_generate_s)
                 deadline = now + window
                 while len(self.ready) < e.batch_size and self._stepping():
                     starting = any(k == "reset" and not f.done() for f, (k, _) in self.futures.items())
@@ -373,6 +376,7 @@ class _Run:
             return self._generate_rows(rows, fillers)
         finally:
             self.last_generate_s = time.perf_counter() - t0
+            e.stats["generate_s"] += self.last_generate_s
 
     def _generate_rows(self, rows: list[_Live], fillers: set[int]) -> list[Any]:
         e = self.e
