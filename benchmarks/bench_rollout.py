@@ -22,9 +22,9 @@ Measured on 2 shared CPU cores (load 5-7), 64 episodes x 4 turns, the 4.9M-param
     (first run, before the coalescing window was one call long: 107.8 / 41.4 / 61.5 s, the
     default split a turn into 5 calls of ~12 s: 1.8x)
 
-Both engine rows are ~95 % generation: on this CPU a 64-row call of 16 tokens takes 7-12 s
-(it costs about the same for 8 rows: per-token overhead, not rows), the engine needs at least
-one call per turn, so the floor is 4 calls; the lockstep loop pays those plus every step's
+Both engine rows are ~95 % generation: on this loaded CPU a 64-row call of 16 tokens took 7-12 s
+(idle, turn 0: 1.3-1.6 s for 64 rows, 0.55 s for 8: a row left out of a batch costs most of a
+call); the engine needs at least one call per turn, so the floor is 4 calls; the lockstep loop pays those plus every step's
 latency one after another (64 x ~0.275 s a turn, ~70 s). The ratio is bounded by
 (4 G + 70) / 4 G: >= 4x needs G <= ~5.8 s a call, which ``--max-new-tokens 4`` gives
 (earlier run: lockstep 86.0 s, engine 18.6 s, 4.6x), as does a 350M-1.2B model on a GPU where
