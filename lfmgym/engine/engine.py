@@ -231,8 +231,8 @@ class _Run:
                 # A generation call costs about the same for 1 row as for many, so a row left out
                 # costs about one more call: wait for running steps up to one call's time (the last
                 # call's, at least coalesce_s), for episodes still starting up to 10 s. A step slower
-                # than a call is left for a later batch. (A 2 s cap here split a 12 s-call CPU run
-                # into 5 calls instead of 4: 61 s instead of 41 s in benchmarks/bench_rollout.py.)
+                # than a call is left for a later batch. (A 2 s cap here split a turn of ~12 s CPU calls
+                # into two calls: 5 calls instead of 4 in benchmarks/bench_rollout.py.)
                 now = time.perf_counter()
                 window = max(e.coalesce_s, self.last_generate_s)
                 deadline = now + window
